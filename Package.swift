@@ -1,0 +1,51 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+let package = Package(
+    name: "gpt-dist",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "gpt-dist", targets: ["gpt-dist"]),
+        .library(name: "GPT", targets: ["GPT"]),
+        .library(name: "Parallel", targets: ["Parallel"]),
+        .library(name: "HDF5", targets: ["HDF5"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // C libraries, reached only through these shim modules.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+
+        // Moves buffers of numbers between ranks; knows nothing of GPTs.
+        .target(name: "Parallel", dependencies: ["CMPI"]),
+        // Files, groups, datasets, attributes; knows nothing of checkpoints or shards.
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        // Model, kernels, optimizer, data, tokenizers, checkpoints, training.
+        .target(name: "GPT", dependencies: [
+            "CBLAS", "HDF5", "Parallel",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        .executableTarget(name: "gpt-dist", dependencies: [
+            "GPT", "Parallel", "HDF5", "CBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Exercises every collective on every rank; the multi-rank tests run it under mpirun.
+        .executableTarget(name: "parallel-check", dependencies: ["Parallel"]),
+        // Finds the built executables and runs them (and mpirun) for the end-to-end tests.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+
+        .testTarget(name: "ParallelTests", dependencies: ["Parallel", "TestSupport"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "GPTTests", dependencies: ["GPT", "HDF5", "Parallel", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ]
+)

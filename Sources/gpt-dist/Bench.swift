@@ -1,0 +1,5 @@
+import ArgumentParser
+
+struct Bench: ParsableCommand {
+    func run() throws { throw ValidationError("not built yet") }
+}
