@@ -33,7 +33,9 @@ struct Doctor: ParsableCommand {
         var failures: [String] = []
         let selfCheck = allreduceSelfCheck(comm, failures: &failures)
         let bandwidth = measureBandwidth(comm, failures: &failures)
-        let threads = threadsPerRank(localSize: comm.localSize)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let allowed = allowedCoreCount()
+        let threads = threadsPerRank(localSize: comm.localSize, cores: cores, allowedCores: allowed)
         let ranks = gatherRankRows(comm, threads: threads, ok: failures.isEmpty, failures: &failures)
 
         // Every rank learns whether any rank failed, so all of them exit with the same status.
@@ -45,7 +47,8 @@ struct Doctor: ParsableCommand {
             report.add("swift compiler", "\(swiftCompilerVersion) (language mode \(swiftLanguageMode))")
             report.add("platform", platformDescription)
             report.add("host", ProcessInfo.processInfo.hostName)
-            report.add("cpu count", "\(ProcessInfo.processInfo.activeProcessorCount) active of \(ProcessInfo.processInfo.processorCount)")
+            report.add("cpu count", "\(cores) active of \(ProcessInfo.processInfo.processorCount), "
+                + (allowed.map { "\($0) allowed for rank 0 (affinity)" } ?? "affinity unknown"))
             report.add("openblas", openBLASConfig)
             report.add("openblas core", openBLASCore)
             report.add("openblas threads", "\(openblas_get_num_threads()) (OpenBLAS's current setting)")
@@ -61,7 +64,8 @@ struct Doctor: ParsableCommand {
             report.add("size", "\(comm.size)")
             report.add("local rank", "\(comm.localRank)")
             report.add("local size", "\(comm.localSize) (ranks on this node)")
-            report.add("threads per rank", "\(threads) (cores \(ProcessInfo.processInfo.activeProcessorCount) / local ranks \(comm.localSize), at least 1)")
+            report.add("threads per rank", "\(threads) (cores \(cores) / local ranks \(comm.localSize), "
+                + "at most the \(allowed.map(String.init) ?? "?") allowed, at least 1)")
             report.add("allreduce check", selfCheck)
             report.add("allreduce 16 MiB", bandwidth)
             for row in ranks { report.add("rank \(row.rank)", row.description) }
