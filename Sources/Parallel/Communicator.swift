@@ -41,8 +41,10 @@ public protocol Communicator: AnyObject, Sendable {
     /// Replaces `buffer` on every rank with the element-wise reduction over ranks (in place).
     func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReductionOp) throws
 
-    /// Starts an in-place allreduce and returns at once. `buffer` must stay allocated and must
-    /// not be read or written until the request's `wait()` returns (or `test()` returns true).
+    /// Starts an in-place allreduce (`MPI_Iallreduce`) and returns at once. `buffer` must stay
+    /// allocated and must not be read or written until the request's `wait()` returns (or
+    /// `test()` returns true). Open MPI moves data mostly inside MPI calls, so calling `test()`
+    /// now and then while computing is what makes the transfer overlap the computation.
     func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>,
                                               op: ReductionOp) throws -> CollectiveRequest
 

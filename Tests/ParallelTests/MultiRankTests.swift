@@ -109,6 +109,18 @@ final class MultiRankTests: XCTestCase {
         XCTAssertEqual(result.stdout.components(separatedBy: "gpt-dist doctor").count, 2, result.output)
     }
 
+    /// A failure on rank 1 alone makes rank 0 report it and exit non-zero too.
+    func testDoctorFailureOnOneRankFailsTheJob() throws {
+        let result = try mpirun(np: 3, "gpt-dist", ["doctor", "--repetitions", "1", "--simulate-failure-on-rank", "1"])
+        XCTAssertNotEqual(result.status, 0, result.output)
+        let fields = doctorFields(result.stdout)
+        XCTAssertEqual(fields["result"], "FAILED", result.output)
+        XCTAssertTrue(fields["rank 0"]?.hasSuffix("checks ok") == true, result.output)
+        XCTAssertTrue(fields["rank 1"]?.hasSuffix("checks FAILED") == true, result.output)
+        XCTAssertTrue(fields["rank 2"]?.hasSuffix("checks ok") == true, result.output)
+        XCTAssertTrue(result.stderr.contains("gpt-dist doctor: rank 1: simulated failure"), result.output)
+    }
+
     /// One rank under mpirun bound to one core: MPI runs with size 1, and the rank uses one
     /// thread although the node has more cores.
     func testDoctorBoundToOneCoreUsesOneThread() throws {
