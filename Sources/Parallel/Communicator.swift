@@ -50,14 +50,14 @@ public protocol Communicator: AnyObject, Sendable {
 
     /// Reduce-scatter (`MPI_Reduce_scatter_block`): `input` holds `size` blocks of `n` elements
     /// (`input.count == size * output.count`); block `r` is reduced element-wise over all ranks
-    /// and the result lands in `output` (n elements) on rank `r`.
+    /// and the result lands in `output` (n elements) on rank `r`. `output` must not overlap `input`.
     func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                              into output: UnsafeMutableBufferPointer<T>,
                                              op: ReductionOp) throws
 
     /// Allgather: every rank contributes `input` (n elements, the same n on every rank) and
     /// receives in `output` (`size * n` elements) all contributions in rank order: rank `r`'s
-    /// input at `output[r*n ..< (r+1)*n]`.
+    /// input at `output[r*n ..< (r+1)*n]`. `input` must not overlap `output`.
     func allgather<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                          into output: UnsafeMutableBufferPointer<T>) throws
 
