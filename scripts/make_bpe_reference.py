@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Writes the byte-level BPE reference fixtures that GPTTests compare against.
+
+Uses Hugging Face `tokenizers` (pip install tokenizers) to train ByteLevelBPETokenizer on
+Tests/GPTTests/Fixtures/bpe/sample.txt, then records its vocab.json + merges.txt, its
+pre-tokenization and its ids for a set of test texts. The outputs are committed, so tests and CI
+need no Python. Run from the repository root:  python3 scripts/make_bpe_reference.py
+"""
+import json
+import os
+
+import tokenizers
+from tokenizers import ByteLevelBPETokenizer, pre_tokenizers
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+FIXTURES = os.path.join(ROOT, "Tests", "GPTTests", "Fixtures", "bpe")
+SAMPLE = os.path.join(FIXTURES, "sample.txt")
+SPECIAL = "<|endoftext|>"
+
+# (folder, vocab_size, min_frequency): the second trains until no pair is left to merge.
+CONFIGS = [("v400", 400, 2), ("full", 5000, 1)]
+
+TEXTS = [
+    "",
+    " ",
+    "  ",
+    "\n",
+    "\n\n\n",
+    "a  b",
+    "a   b",
+    "a \tb",
+    "a\t b",
+    "x   ",
+    "   x",
+    "\n\n\nx",
+    "hello world",
+    " hello world ",
+    "Hello, World! How's it going? I'm fine; they'll see, we've won, she'd know, you're right.",
+    "SHE'S LOUD; 'tis ''quoted'' ' s '",
+    "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n",
+    "Numbers: 12345, 3.14159, 2024-11-25 and ½ ⅓ Ⅻ ٣٤٥",
+    "Emoji: 😀😃😄 👍🏽 👨‍👩‍👧‍👦 🇯🇵 ❤️ — party 🎉🎉🎉!",
+    "CJK: 日本語のテキストです。中文文本测试。한국어 텍스트입니다.",
+    "Combining: café vs cafe\u0301, nai\u0308ve, A\u030a, e\u0301\u0301\u0301",
+    "unseen: 🦀 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \u00a0nbsp\u2003em\u3000ideographic \u200bzwsp",
+    "line\r\nwith CRLF\r\n\r\n",
+    "control \x00\x01\x1f\x7f chars",
+    "Hello<|endoftext|>World",
+    "<|endoftext|>",
+    "a <|endoftext|> b",
+    "text  <|endoftext|>\n\nmore<|endoftext|><|endoftext|>",
+    "<|endoftext|<|endoftext|>|>",
+    "The quick brown fox jumps over the lazy dog. " * 3,
+    "=" * 70 + "\n" + "-" * 33,
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+]
+
+
+def main():
+    with open(SAMPLE, encoding="utf-8", newline="") as f:
+        sample = f.read()
+    texts = TEXTS + [sample]
+    pre = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    results = [{"text": t, "pieces": [p for p, _ in pre.pre_tokenize_str(t)]} for t in texts]
+    configs = {}
+    for name, vocab_size, min_frequency in CONFIGS:
+        tok = ByteLevelBPETokenizer()
+        tok.train(files=[SAMPLE], vocab_size=vocab_size, min_frequency=min_frequency,
+                  special_tokens=[SPECIAL], show_progress=False)
+        folder = os.path.join(FIXTURES, name)
+        os.makedirs(folder, exist_ok=True)
+        tok.save_model(folder)
+        # The same files loaded back must encode identically (no special tokens registered
+        # there, so compare only texts without one).
+        reloaded = ByteLevelBPETokenizer(os.path.join(folder, "vocab.json"), os.path.join(folder, "merges.txt"))
+        for r in results:
+            ids = tok.encode(r["text"]).ids
+            r.setdefault("ids", {})[name] = ids
+            if SPECIAL not in r["text"]:
+                assert reloaded.encode(r["text"]).ids == ids, r["text"]
+            assert tok.decode(ids, skip_special_tokens=False) == r["text"], r["text"]
+        configs[name] = {"vocab_size": vocab_size, "min_frequency": min_frequency,
+                         "actual_vocab_size": tok.get_vocab_size()}
+    with open(os.path.join(FIXTURES, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizers_version": tokenizers.__version__, "configs": configs,
+                   "cases": results}, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print("wrote", FIXTURES, {k: v["actual_vocab_size"] for k, v in configs.items()})
+
+
+if __name__ == "__main__":
+    main()
