@@ -26,8 +26,8 @@ extension BPETokenizer {
     /// A tokenizer from a vocabulary file and a merges file (either GPT-2's encoder.json +
     /// vocab.bpe or Hugging Face's vocab.json + merges.txt).
     public static func load(vocabularyFile: URL, mergesFile: URL) throws -> BPETokenizer {
-        let vocab = try readUTF8(vocabularyFile)
-        let merges = try readUTF8(mergesFile)
+        let vocab = try readTextFile(vocabularyFile)
+        let merges = try readTextFile(mergesFile)
         return try load(vocabJSON: vocab, merges: merges, source: vocabularyFile.path,
                         vocabSource: vocabularyFile.path, mergesSource: mergesFile.path)
     }
@@ -97,7 +97,8 @@ extension BPETokenizer {
         }
     }
 
-    static func readUTF8(_ url: URL) throws -> String {
+    /// The contents of a UTF-8 text file; an unreadable or non-UTF-8 file is an error naming it.
+    public static func readTextFile(_ url: URL) throws -> String {
         let data: Data
         do {
             data = try Data(contentsOf: url)

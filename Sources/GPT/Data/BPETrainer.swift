@@ -50,7 +50,7 @@ public struct BPETrainer {
     /// Counts the pieces of a UTF-8 text file. An unreadable, empty or non-UTF-8 file is an error
     /// naming it.
     public mutating func add(file: URL) throws {
-        let text = try BPETokenizer.readUTF8(file)
+        let text = try BPETokenizer.readTextFile(file)
         guard !text.isEmpty else { throw BPEError(source: file.path, "the file is empty") }
         add(text)
     }
