@@ -99,6 +99,11 @@ extension BPETokenizer {
 
     /// The contents of a UTF-8 text file; an unreadable or non-UTF-8 file is an error naming it.
     public static func readTextFile(_ url: URL) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw BPEError(source: url.path, "no such file")
+        }
+        guard !isDirectory.boolValue else { throw BPEError(source: url.path, "is a folder, not a file") }
         let data: Data
         do {
             data = try Data(contentsOf: url)
