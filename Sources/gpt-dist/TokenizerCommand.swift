@@ -107,7 +107,7 @@ extension TokenizerCommand {
                     let seconds = String(format: "%.2f", Date().timeIntervalSince(start))
                     var note = ""
                     if tokenizer.vocabularySize < vocabSize {
-                        note = " (stopped early: no pair left occurring at least \(minFrequency) times)"
+                        note = " (stopped early: no pair left that occurs at least \(max(minFrequency, 1)) time(s))"
                     }
                     print("wrote \(outURL.appendingPathComponent("vocab.json").path) and merges.txt: "
                           + "\(tokenizer.vocabularySize) tokens, \(tokenizer.mergeCount) merges, "
