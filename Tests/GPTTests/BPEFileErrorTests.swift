@@ -74,6 +74,12 @@ final class BPEFileErrorTests: XCTestCase {
         XCTAssertEqual(tokenizer.symbolText(of: 0), "Ġ\"")
         XCTAssertEqual(tokenizer.symbolText(of: 1), "😀")
         XCTAssertEqual(tokenizer.symbolText(of: 2), "a\\b")
+
+        let awkward = ["\"", "\\", "\n\r\t", "\u{08}\u{0C}\u{01}\u{1F}", "/", "日本", "😀"]
+        let json = BPEVocabularyJSON.serialize(keys: awkward.map { Array($0.utf8) })
+        XCTAssertTrue(json.hasPrefix(#"{"\"":0,"\\":1,"\n\r\t":2,"\b\f\u0001\u001f":3,"/":4,"#), json)
+        let reloaded = try BPETokenizer.load(vocabJSON: json, merges: "", source: "t")
+        XCTAssertEqual((0..<7).map { reloaded.symbolText(of: Int32($0))! }, awkward)
     }
 
     func testByteMissingFromVocabularyIsAnError() throws {
