@@ -4,11 +4,14 @@
 Uses Hugging Face `tokenizers` (pip install tokenizers) to train ByteLevelBPETokenizer on
 Tests/GPTTests/Fixtures/bpe/sample.txt, then records its vocab.json + merges.txt, its
 pre-tokenization and its ids for a set of test texts. The outputs are committed, so tests and CI
-need no Python. Run from the repository root:  python3 scripts/make_bpe_reference.py
+need no Python. Run from the repository root:  python3 scripts/make_bpe_reference.py [tinyshakespeare.txt]
+With tiny Shakespeare, it also writes Fixtures/bpe/shakespeare4096/ (HF's 4,096-token files and
+the count and hash of its ids for the whole text).
 """
 import json
 import os
 import random
+import sys
 
 import tokenizers
 from tokenizers import ByteLevelBPETokenizer, pre_tokenizers
@@ -110,5 +113,36 @@ def main():
     print("wrote", FIXTURES, {k: v["actual_vocab_size"] for k, v in configs.items()})
 
 
+def fnv1a64(ids):
+    """FNV-1a over the ids as little-endian int32 bytes (the test computes the same)."""
+    h = 0xcbf29ce484222325
+    for i in ids:
+        for b in int(i).to_bytes(4, "little", signed=True):
+            h ^= b
+            h = (h * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def shakespeare(path):
+    """Trains to 4,096 tokens on tiny Shakespeare (as `gpt-dist tokenizer train --vocab-size 4096`
+    does) and records the files plus the count and FNV-1a hash of the ids of the whole text."""
+    tok = ByteLevelBPETokenizer()
+    tok.train(files=[path], vocab_size=4096, min_frequency=2, special_tokens=[SPECIAL], show_progress=False)
+    folder = os.path.join(FIXTURES, "shakespeare4096")
+    os.makedirs(folder, exist_ok=True)
+    tok.save_model(folder)
+    with open(path, encoding="utf-8", newline="") as f:
+        ids = tok.encode(f.read()).ids
+    with open(os.path.join(folder, "expected.json"), "w") as f:
+        json.dump({"tokens": len(ids), "fnv1a64": fnv1a64(ids), "first": ids[:20]}, f)
+        f.write("\n")
+    print("wrote", folder, len(ids))
+
+
 if __name__ == "__main__":
     main()
+    # With tiny Shakespeare present (the path given as the first argument, or
+    # ../shared/data/tinyshakespeare.txt from the repository root), also record the real-data reference.
+    corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
+    if os.path.exists(corpus):
+        shakespeare(corpus)
