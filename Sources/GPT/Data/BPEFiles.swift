@@ -83,16 +83,25 @@ extension BPETokenizer {
                 throw BPEError(source: directory.appendingPathComponent(name).path, "already exists (use --force to replace it)")
             }
         }
-        for (name, text) in files {
-            let target = directory.appendingPathComponent(name)
-            let temporary = directory.appendingPathComponent(".\(name).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+        // Both files go to temporary names first, so a failure leaves neither half-written.
+        let pid = ProcessInfo.processInfo.processIdentifier
+        let staged = files.map { (name, _) in
+            (directory.appendingPathComponent(".\(name).tmp-\(pid)"), directory.appendingPathComponent(name))
+        }
+        for ((temporary, target), (_, text)) in zip(staged, files) {
             do {
                 try Data(text.utf8).write(to: temporary)
-                if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-                try fm.moveItem(at: temporary, to: target)
             } catch {
-                try? fm.removeItem(at: temporary)
+                for (t, _) in staged { try? fm.removeItem(at: t) }
                 throw BPEError(source: target.path, "cannot write: \(error.localizedDescription)")
+            }
+        }
+        for (temporary, target) in staged {
+            // rename(2) replaces an existing target atomically.
+            guard rename(temporary.path, target.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                for (t, _) in staged { try? fm.removeItem(at: t) }
+                throw BPEError(source: target.path, "cannot write: \(reason)")
             }
         }
     }

@@ -272,10 +272,12 @@ private struct MergeWork {
 /// The ids of every distinct piece seen so far in one `encode` call, keyed by the piece's bytes
 /// where they first occur in the text (open addressing, no allocation per lookup).
 private struct PieceCache {
-    private var hashes: [UInt64] = Array(repeating: 0, count: 1024)  // 0 marks an empty slot
-    private var keyStarts: [Int] = Array(repeating: 0, count: 1024)
-    private var keyLengths: [Int32] = Array(repeating: 0, count: 1024)
-    private var slotsIDs: [Range<Int>] = Array(repeating: 0..<0, count: 1024)
+    /// Small, so that encoding many short texts stays cheap; it doubles as pieces arrive.
+    static let initialCapacity = 64
+    private var hashes: [UInt64] = Array(repeating: 0, count: PieceCache.initialCapacity)  // 0 marks an empty slot
+    private var keyStarts: [Int] = Array(repeating: 0, count: PieceCache.initialCapacity)
+    private var keyLengths: [Int32] = Array(repeating: 0, count: PieceCache.initialCapacity)
+    private var slotsIDs: [Range<Int>] = Array(repeating: 0..<0, count: PieceCache.initialCapacity)
     private var used = 0
     /// All cached ids, each entry a range of this array.
     private(set) var ids: [Int32] = []
