@@ -34,6 +34,13 @@ final class BPEFileErrorTests: XCTestCase {
         XCTAssertEqual(try tokenizer.encode("<|endoftext|>").count, 13)  // not special here: one id per byte
     }
 
+    func testCRLFMergesFileLoads() throws {
+        let tokenizer = try BPETokenizer.load(vocabJSON: json(smallVocabulary()),
+                                              merges: "#version: 0.2\r\nĠ t\r\nh e\r\nĠt he\r\n", source: "t")
+        XCTAssertEqual(try tokenizer.encode(" the"), [258])
+        XCTAssertEqual(tokenizer.mergeCount, 3)
+    }
+
     func testMergePartNotInVocabulary() {
         XCTAssertEqual(loadError(vocab: json(smallVocabulary()), merges: "#version: 0.2\nĠ t\nx yz\n"),
                        "merges.txt:3: merge \"x yz\": \"yz\" is not in the vocabulary vocab.json")

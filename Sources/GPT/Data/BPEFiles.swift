@@ -6,9 +6,9 @@ extension BPETokenizer {
     /// The header line Hugging Face `tokenizers` and GPT-2 write at the top of a merges file.
     public static let mergesHeader = "#version: 0.2"
 
-    /// A tokenizer from the text of its two files. `source` names where they came from in errors
-    /// (e.g. the folder); the vocabulary is called `<source>/vocab.json`, the merges
-    /// `<source>/merges.txt` unless `vocabSource`/`mergesSource` are given.
+    /// A tokenizer from the text of its two files, as `vocabularyJSON` and `mergesText` give them
+    /// (for a tokenizer stored inside another file). `source` names where they came from (e.g.
+    /// `shard.h5:/tokenizer`); errors name `<source> (vocab)` or `<source> (merges)` and the line.
     public static func load(vocabJSON: String, merges: String, source: String) throws -> BPETokenizer {
         try load(vocabJSON: vocabJSON, merges: merges, source: source,
                  vocabSource: "\(source) (vocab)", mergesSource: "\(source) (merges)")
@@ -151,28 +151,31 @@ extension BPETokenizer {
 
         var merges: [(left: Int32, right: Int32, result: Int32)] = []
         var lineNumber = 0
-        for rawLine in mergesText.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on bytes, not Characters: Swift treats "\r\n" as one Character.
+        for rawLine in Array(mergesText.utf8).split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
-            if line.isEmpty || (lineNumber == 1 && line.hasPrefix("#version")) { continue }
-            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            var line = rawLine
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.isEmpty || (lineNumber == 1 && line.starts(with: "#version".utf8)) { continue }
+            let text = String(decoding: line, as: UTF8.self)
+            let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
                 throw BPEError(source: mergesSource, line: lineNumber,
-                               "expected two tokens separated by one space, found \"\(line)\"")
+                               "expected two tokens separated by one space, found \"\(text)\"")
             }
-            let left = Array(parts[0].utf8), right = Array(parts[1].utf8)
+            let left = Array(parts[0]), right = Array(parts[1])
+            let leftName = String(decoding: left, as: UTF8.self), rightName = String(decoding: right, as: UTF8.self)
             guard let leftID = idOfText[left] else {
                 throw BPEError(source: mergesSource, line: lineNumber,
-                               "merge \"\(line)\": \"\(parts[0])\" is not in the vocabulary \(vocabSource)")
+                               "merge \"\(text)\": \"\(leftName)\" is not in the vocabulary \(vocabSource)")
             }
             guard let rightID = idOfText[right] else {
                 throw BPEError(source: mergesSource, line: lineNumber,
-                               "merge \"\(line)\": \"\(parts[1])\" is not in the vocabulary \(vocabSource)")
+                               "merge \"\(text)\": \"\(rightName)\" is not in the vocabulary \(vocabSource)")
             }
             guard let mergedID = idOfText[left + right] else {
                 throw BPEError(source: mergesSource, line: lineNumber,
-                               "merge \"\(line)\": its result \"\(parts[0])\(parts[1])\" is not in the vocabulary \(vocabSource)")
+                               "merge \"\(text)\": its result \"\(leftName)\(rightName)\" is not in the vocabulary \(vocabSource)")
             }
             merges.append((leftID, rightID, mergedID))
         }
