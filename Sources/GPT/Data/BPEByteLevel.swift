@@ -48,7 +48,7 @@ public enum BPEByteLevel {
         out.reserveCapacity(text.count)
         var i = 0
         while i < text.count {
-            let (scalar, length) = UTF8Scanner.decode(text, at: i)
+            let (scalar, length) = BPEUTF8.decode(text, at: i)
             guard let b = byte(for: scalar) else { return nil }
             out.append(b)
             i += length
@@ -74,7 +74,7 @@ public enum BPEByteLevel {
 
 /// Decoding of Unicode scalars from UTF-8 bytes that are known to be valid (they came from a
 /// Swift `String`), without building `String`s.
-enum UTF8Scanner {
+enum BPEUTF8 {
     /// The scalar value starting at `i` and its length in bytes.
     @inline(__always)
     static func decode(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> (UInt32, Int) {

@@ -43,7 +43,7 @@ public enum BPEPretokenizer {
         var p = range.lowerBound
         while p < end {
             let start = p
-            let (c, cLength) = UTF8Scanner.decode(bytes, at: p)
+            let (c, cLength) = BPEUTF8.decode(bytes, at: p)
             // 's 't 're 've 'm 'll 'd (case-sensitive, ASCII apostrophe only).
             if c == 0x27, p + 1 < end {
                 let b1 = bytes[p + 1]
@@ -68,7 +68,7 @@ public enum BPEPretokenizer {
             let runStart = p + cLength
             // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: an optional single space, then a run.
             if c == 0x20, runStart < end {
-                let (n, _) = UTF8Scanner.decode(bytes, at: runStart)
+                let (n, _) = BPEUTF8.decode(bytes, at: runStart)
                 let nextClass = charClass(n)
                 // The run begins at the scalar after the space.
                 if nextClass != .space { cls = nextClass }
@@ -76,7 +76,7 @@ public enum BPEPretokenizer {
             if cls != .space {
                 var q = runStart
                 while q < end {
-                    let (s, sLength) = UTF8Scanner.decode(bytes, at: q)
+                    let (s, sLength) = BPEUTF8.decode(bytes, at: q)
                     if charClass(s) != cls { break }
                     q += sLength
                 }
@@ -89,7 +89,7 @@ public enum BPEPretokenizer {
             var lastStart = p
             var count = 1
             while q < end {
-                let (s, sLength) = UTF8Scanner.decode(bytes, at: q)
+                let (s, sLength) = BPEUTF8.decode(bytes, at: q)
                 if charClass(s) != .space { break }
                 lastStart = q
                 q += sLength

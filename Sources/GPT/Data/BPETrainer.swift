@@ -100,10 +100,10 @@ public struct BPETrainer {
                 whereToUpdate[pair, default: []].appendIfNew(Int32(w))
             }
         }
-        var queue = MergeQueue()
+        var queue = BPEMergeQueue()
         for (pair, positions) in whereToUpdate {
             let count = pairCounts[pair]!
-            if count > 0 { queue.push(MergeCandidate(count: count, pair: pair, positions: positions)) }
+            if count > 0 { queue.push(BPEMergeCandidate(count: count, pair: pair, positions: positions)) }
         }
         whereToUpdate.removeAll()
 
@@ -141,7 +141,7 @@ public struct BPETrainer {
             }
             for (pair, positions) in whereToUpdate {
                 let count = pairCounts[pair]!
-                if count > 0 { queue.push(MergeCandidate(count: count, pair: pair, positions: positions)) }
+                if count > 0 { queue.push(BPEMergeCandidate(count: count, pair: pair, positions: positions)) }
             }
             whereToUpdate.removeAll(keepingCapacity: true)
         }
@@ -177,23 +177,23 @@ public struct BPETrainer {
 }
 
 /// A pair to merge, with its count when queued and the words that held it then.
-struct MergeCandidate {
+struct BPEMergeCandidate {
     var count: Int
     var pair: UInt64
     var positions: [Int32]
 
     /// Higher count first; among equal counts the smaller pair first.
     @inline(__always)
-    func comesBefore(_ other: MergeCandidate) -> Bool {
+    func comesBefore(_ other: BPEMergeCandidate) -> Bool {
         count != other.count ? count > other.count : pair < other.pair
     }
 }
 
 /// A binary max-heap of merge candidates.
-struct MergeQueue {
-    private var heap: [MergeCandidate] = []
+struct BPEMergeQueue {
+    private var heap: [BPEMergeCandidate] = []
 
-    mutating func push(_ candidate: MergeCandidate) {
+    mutating func push(_ candidate: BPEMergeCandidate) {
         heap.append(candidate)
         var child = heap.count - 1
         while child > 0 {
@@ -204,7 +204,7 @@ struct MergeQueue {
         }
     }
 
-    mutating func pop() -> MergeCandidate? {
+    mutating func pop() -> BPEMergeCandidate? {
         guard let last = heap.popLast() else { return nil }
         guard !heap.isEmpty else { return last }
         let top = heap[0]
