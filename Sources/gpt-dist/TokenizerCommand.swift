@@ -121,7 +121,7 @@ extension TokenizerCommand {
 
     struct Encode: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the token ids of a text (or of a file with --file).",
+            abstract: "Print the token ids of a text (or of a file with --file, or of standard input).",
             discussion: "<|endoftext|> in the text is encoded as its one special id."
         )
 
@@ -136,11 +136,11 @@ extension TokenizerCommand {
         @Flag(help: "Print one line per token: id, then the token's text as the vocabulary writes it.")
         var show = false
 
-        @Argument(help: "The text to encode.")
+        @Argument(help: "The text to encode (standard input when neither TEXT nor --file is given).")
         var text: String?
 
         func validate() throws {
-            guard (text == nil) != (file == nil) else { throw ValidationError("give either TEXT or --file") }
+            guard text == nil || file == nil else { throw ValidationError("give either TEXT or --file, not both") }
             guard !(json && show) else { throw ValidationError("--json and --show do not go together") }
         }
 
@@ -150,8 +150,14 @@ extension TokenizerCommand {
                 let input: String
                 if let file {
                     input = try BPETokenizer.readTextFile(URL(fileURLWithPath: file))
+                } else if let text {
+                    input = text
                 } else {
-                    input = text!
+                    let data = FileHandle.standardInput.readDataToEndOfFile()
+                    guard let stdin = String(data: data, encoding: .utf8) else {
+                        throw BPEError(source: "standard input", "is not UTF-8 text")
+                    }
+                    input = stdin
                 }
                 let ids = try bpe.encode(input)
                 if show {

@@ -87,6 +87,9 @@ final class TokenizerCommandTests: XCTestCase {
         XCTAssertEqual(plain.stdout, ids.map(String.init).joined(separator: " ") + "\n")
         let json = try gptDist("encode", "--vocab", vocab, "--merges", merges, "--json", "Hello<|endoftext|>World")
         XCTAssertEqual(json.stdout, "[" + ids.map(String.init).joined(separator: ",") + "]\n")
+        let piped = try TestSupport.run(productURL("gpt-dist"), ["tokenizer", "encode", "--dir", v400.path],
+                            stdin: "Hello<|endoftext|>World")
+        XCTAssertEqual(piped.stdout, plain.stdout, piped.output)
         let shown = try gptDist("encode", "--dir", v400.path, "--show", " the")
         XCTAssertEqual(shown.stdout, "265\tĠthe\n")
 
