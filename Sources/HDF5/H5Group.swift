@@ -45,7 +45,7 @@ public class H5Group: H5Object, @unchecked Sendable {
         try withHDF5 {
             let id = try liveID()
             let target = try requireObject(id, name, kind: .group)
-            let groupID = H5Gopen2(id, name, chdf5_p_default())
+            let groupID = H5Gopen2(id, ObjectPath.libraryName(name), chdf5_p_default())
             guard groupID >= 0 else {
                 throw HDF5Error.readFailed(file: filePath, object: target, reason: reason("cannot open group"))
             }
@@ -81,6 +81,23 @@ public class H5Group: H5Object, @unchecked Sendable {
                 }
                 return String(cString: bytes)
             }
+        }
+    }
+
+    /// Absolute paths of every dataset below this group, depth first in name order. A dataset
+    /// reachable under several names (hard links) is listed under each.
+    public func datasetPaths() throws -> [String] {
+        try withHDF5 {
+            var paths: [String] = []
+            for child in try childNames() {
+                let childPath = absolutePath(child)
+                switch try kind(of: child) {
+                case .dataset?: paths.append(childPath)
+                case .group?: paths += try group(child).datasetPaths()
+                default: break
+                }
+            }
+            return paths
         }
     }
 
@@ -172,6 +189,7 @@ public class H5Group: H5Object, @unchecked Sendable {
 
     func objectInfo(_ id: hid_t, _ name: String) throws -> ObjectInfo {
         var info = H5O_info_t()
+        let name = ObjectPath.libraryName(name)
         guard H5Oget_info_by_name2(id, name, &info, UInt32(H5O_INFO_BASIC), chdf5_p_default()) >= 0 else {
             throw HDF5Error.readFailed(file: filePath, object: absolutePath(name),
                                        reason: reason("cannot get object info"))

@@ -245,13 +245,12 @@ extension H5Object {
         }
     }
 
-    /// A scalar dataspace, a 1-D one of `count` elements, or a null one for an empty array.
+    /// A scalar dataspace or a 1-D one of `count` elements (an empty array has extent [0], which
+    /// h5py reads as an empty numpy array).
     private func attributeSpace(_ name: String, count: Int, scalar: Bool) throws -> hid_t {
         let space: hid_t
         if scalar {
             space = H5Screate(H5S_SCALAR)
-        } else if count == 0 {
-            space = H5Screate(H5S_NULL)
         } else {
             var dims = [hsize_t(count)]
             space = H5Screate_simple(1, &dims, nil)

@@ -3,9 +3,10 @@ import Foundation
 
 /// Process-wide facts about the HDF5 C library and the lock that guards it.
 ///
-/// The Debian build of HDF5 1.10 is serial and **not thread-safe**: two threads inside the library
-/// at once corrupt its global state. Every call this layer makes into HDF5 (including the closes
-/// done by `deinit`) therefore runs inside ``withLock(_:)``, one process-wide recursive lock. Code
+/// HDF5 builds are not thread-safe unless configured with `--enable-threadsafe` (two threads inside
+/// the library at once corrupt its global state), and this layer must not depend on how the
+/// installed library was built. Every call this layer makes into HDF5 (including the closes done
+/// by `deinit`) therefore runs inside ``withLock(_:)``, one process-wide recursive lock. Code
 /// outside this module that calls the C API directly must do the same.
 public enum HDF5Library {
     /// The linked library's version, e.g. `"1.10.8"`.
