@@ -49,6 +49,7 @@ extension H5Group {
                                               message: "\(values.count) strings do not fill shape \(shape)")
             }
             if linkExists(id, name) { throw HDF5Error.objectExists(file: filePath, object: target) }
+            try requireWritable(target)
             let dims = shape.map { hsize_t($0) }
             let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(shape.count), dims, nil)
             guard space >= 0 else {

@@ -130,10 +130,4 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
         }
         return (dims.map { Int($0) }, maxDims.map { $0 == chdf5_s_unlimited() ? nil : Int($0) })
     }
-
-    func requireWritable() throws {
-        if file.isReadOnly {
-            throw HDF5Error.writeFailed(file: filePath, object: path, reason: "file is open read-only")
-        }
-    }
 }

@@ -90,6 +90,7 @@ extension H5Group {
                 }
             }
             if linkExists(id, name) { throw HDF5Error.objectExists(file: filePath, object: target) }
+            try requireWritable(target)
 
             let dims = shape.map { hsize_t($0) }
             let maxDims = (maxShape ?? shape.map { Optional($0) }).map { $0.map { hsize_t($0) } ?? chdf5_s_unlimited() }

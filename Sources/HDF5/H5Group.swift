@@ -30,6 +30,7 @@ public class H5Group: H5Object, @unchecked Sendable {
             let id = try liveID()
             let target = absolutePath(name)
             if linkExists(id, name) { throw HDF5Error.objectExists(file: filePath, object: target) }
+            try requireWritable(target)
             let linkCreation = try intermediateGroupLinkList(target)
             defer { _ = H5Pclose(linkCreation) }
             let groupID = H5Gcreate2(id, name, linkCreation, chdf5_p_default(), chdf5_p_default())
@@ -107,6 +108,7 @@ public class H5Group: H5Object, @unchecked Sendable {
             let id = try liveID()
             let target = absolutePath(name)
             guard linkExists(id, name) else { throw HDF5Error.objectNotFound(file: filePath, object: target) }
+            try requireWritable(target)
             guard H5Ldelete(id, name, chdf5_p_default()) >= 0 else {
                 throw HDF5Error.writeFailed(file: filePath, object: target, reason: reason("cannot delete link"))
             }
@@ -122,6 +124,7 @@ public class H5Group: H5Object, @unchecked Sendable {
             _ = try requireObject(id, target, kind: nil)
             let newPath = absolutePath(name)
             if linkExists(id, name) { throw HDF5Error.objectExists(file: filePath, object: newPath) }
+            try requireWritable(newPath)
             let linkCreation = try intermediateGroupLinkList(newPath)
             defer { _ = H5Pclose(linkCreation) }
             guard H5Lcreate_hard(id, target, id, name, linkCreation, chdf5_p_default()) >= 0 else {

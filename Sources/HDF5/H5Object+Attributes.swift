@@ -38,7 +38,7 @@ extension H5Object {
             guard !name.isEmpty else {
                 throw HDF5Error.invalidArgument(file: filePath, object: path, message: "empty attribute name")
             }
-            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            try requireWritable(attributeLabel(name))
             if try hasAttribute(name) {
                 guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot replace attribute") }
             }
@@ -85,7 +85,7 @@ extension H5Object {
             guard try hasAttribute(name) else {
                 throw HDF5Error.attributeNotFound(file: filePath, object: path, name: name)
             }
-            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            try requireWritable(attributeLabel(name))
             guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot delete attribute") }
         }
     }

@@ -3,6 +3,20 @@ import Foundation
 
 /// Process-wide facts about the HDF5 C library and the lock that guards it.
 ///
+/// The module in brief:
+/// ```swift
+/// let file = try H5File.create(at: tmp, mode: .failIfExists)   // then close + rename
+/// try file.setAttribute("n_layer", 12)
+/// let wte = try file.createDataset("/model/transformer.wte.weight", values: weights, shape: [vocab, dim])
+/// try file.link(target: wte.path, as: "/model/lm_head.weight")
+/// file.close()
+///
+/// let shard = try H5File.open(at: path)
+/// let tokens = try shard.dataset("tokens")                    // uint16 in the file
+/// let window = try tokens.read(offset: start, count: n + 1, as: Int32.self, conversion: .lossless)
+/// ```
+/// Failures are ``HDF5Error`` values whose description names the file and object.
+///
 /// HDF5 builds are not thread-safe unless configured with `--enable-threadsafe` (two threads inside
 /// the library at once corrupt its global state), and this layer must not depend on how the
 /// installed library was built. Every call this layer makes into HDF5 (including the closes done
