@@ -38,6 +38,12 @@ public enum HDF5Library {
         }
     }
 
+    /// How many files, groups, datasets, named datatypes and attributes are open in the whole
+    /// process; 0 once every ``H5Object`` has been released. Useful to check for leaks.
+    public static var openObjectCount: Int {
+        withLock { max(0, Int(H5Fget_obj_count(chdf5_f_obj_all_files(), chdf5_f_obj_all()))) }
+    }
+
     /// Runs `body` holding the lock that serialises all use of the (non-thread-safe) library.
     ///
     /// The lock is recursive, so `body` may call back into this module. The first call also
