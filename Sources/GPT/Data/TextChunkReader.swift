@@ -61,9 +61,11 @@ public final class TextChunkReader {
         var end = pending.count
         if !atEOF {
             // Look for a cut in the last part of the buffer; read more when there is none.
+            var floor = 1  // positions below it were searched already
             while true {
-                if let point = cutPoint(searchingBackFrom: pending.count) { end = point; break }
+                if let point = cutPoint(searchingBackFrom: pending.count, downTo: floor) { end = point; break }
                 if atEOF { end = pending.count; break }
+                floor = max(1, pending.count - 1)
                 try fill()
             }
         }
@@ -90,21 +92,21 @@ public final class TextChunkReader {
         pending.append(contentsOf: data)
     }
 
-    /// The last safe cut in `pending[1..<limit]` (a length for the chunk), or nil. Cuts never
+    /// The last safe cut in `pending[floor..<limit]` (a length for the chunk), or nil. Cuts never
     /// produce an empty chunk. The position right before the final byte is not considered for
     /// `.lineStart` because its right neighbour is not known yet.
-    private func cutPoint(searchingBackFrom limit: Int) -> Int? {
+    private func cutPoint(searchingBackFrom limit: Int, downTo floor: Int) -> Int? {
         switch cut {
         case .anyCharacter:
             var p = limit - 1
-            while p > 0 {
+            while p >= max(floor, 1) {
                 if pending[p] & 0xC0 != 0x80 { return p }  // p starts a scalar
                 p -= 1
             }
             return nil
         case .lineStart:
             var p = limit - 1  // candidate: pending[p-1] == "\n"
-            while p >= 2 {
+            while p >= max(floor, 2) {
                 if pending[p - 1] == 0x0A && Self.isVisibleASCII(pending[p]) && Self.isVisibleASCII(pending[p - 2]) {
                     return p
                 }
