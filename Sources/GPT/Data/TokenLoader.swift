@@ -21,9 +21,10 @@ public final class TokenLoader {
     private var window: [Int32] = []
 
     /// Opens and validates the dataset in `directory`. Throws a `DataError` naming the file
-    /// when the folder is not a dataset or a shard is damaged or does not belong to it.
-    public convenience init(directory: String) throws {
-        let opened = try DatasetFiles.open(directory: directory)
+    /// when the folder is not a dataset or a shard is damaged or does not belong to it. At most
+    /// `openShardLimit` shard files stay open at a time (least recently used closed first).
+    public convenience init(directory: String, openShardLimit: Int = 32) throws {
+        let opened = try DatasetFiles.open(directory: directory, openShardLimit: openShardLimit)
         self.init(directory: directory, info: opened.info, splits: opened.splits)
     }
 
