@@ -12,6 +12,8 @@ public struct PrepareOptions: Sendable {
     public var shardTokens: Int = 100_000_000
     /// Threads that encode chunks in parallel.
     public var workers: Int = 1
+    /// When set, refuse a split shorter than one window of this block size (`block_size + 1` tokens).
+    public var blockSize: Int?
     /// Bytes of text read and encoded at a time.
     public var chunkBytes: Int = 1 << 22
 
@@ -87,7 +89,7 @@ public enum DatasetPreparer {
         try spool.flush()
 
         let plan = try ShardPlan(tokenCount: spool.count, valFraction: options.valFraction,
-                                 shardTokens: options.shardTokens)
+                                 shardTokens: options.shardTokens, blockSize: options.blockSize)
         let info = DatasetInfo(id: UUID().uuidString, tokenizer: tokenizer, width: width,
                                trainTokens: plan.trainTokens, valTokens: plan.valTokens,
                                trainShards: plan.shards.filter { $0.split == .train }.count,
