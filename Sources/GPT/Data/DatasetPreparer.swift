@@ -45,12 +45,6 @@ public enum DatasetPreparer {
     /// Name of the temporary token file inside the output folder while preparing.
     static let spoolName = ".tokens.spool"
 
-    /// Prepares with the character tokenizer of the corpus.
-    public static func prepareCharacter(_ options: PrepareOptions,
-                                        progress: ((PrepareProgress) -> Void)? = nil) throws -> PrepareSummary {
-        try prepare(options, tokenizer: nil, progress: progress)
-    }
-
     /// Prepares with `tokenizer` (a BPE tokenizer loaded by the caller), or with the corpus's
     /// character tokenizer when `tokenizer` is nil.
     public static func prepare(_ options: PrepareOptions, tokenizer given: (any Tokenizer)?,
@@ -77,10 +71,12 @@ public enum DatasetPreparer {
 
     private static func prepare(files: [String], options: PrepareOptions, tokenizer given: (any Tokenizer)?,
                                 folder: OutputFolder, progress: ((PrepareProgress) -> Void)?) throws -> PrepareSummary {
-        var encoder = CorpusEncoder(files: files, cut: given == nil ? .anyCharacter : .lineStart,
-                                    chunkBytes: options.chunkBytes, workers: options.workers, progress: progress)
+        // A character tokenizer encodes each scalar alone, so chunks may end anywhere; BPE needs
+        // cuts its pre-tokenizer cannot see (see ChunkCut.lineStart).
+        var encoder = CorpusEncoder(files: files, cut: .anyCharacter, chunkBytes: options.chunkBytes,
+                                    workers: options.workers, progress: progress)
         let tokenizer: any Tokenizer = try given ?? encoder.characterTokenizer()
-        if given?.kind == .character { encoder.cut = .anyCharacter }
+        if tokenizer.kind != .character { encoder.cut = .lineStart }
         let width = TokenWidth(vocabularySize: tokenizer.vocabularySize)
 
         let spool = try TokenSpool(path: folder.track(spoolName), width: width)
