@@ -1,5 +1,4 @@
 import CHDF5
-import Foundation
 
 /// Attributes: small named values attached to a file (its root group), a group or a dataset.
 ///
@@ -39,7 +38,7 @@ extension H5Object {
             guard !name.isEmpty else {
                 throw HDF5Error.invalidArgument(file: filePath, object: path, message: "empty attribute name")
             }
-            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            try requireWritable(attributeLabel(name))
             if try hasAttribute(name) {
                 guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot replace attribute") }
             }
@@ -86,7 +85,7 @@ extension H5Object {
             guard try hasAttribute(name) else {
                 throw HDF5Error.attributeNotFound(file: filePath, object: path, name: name)
             }
-            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            try requireWritable(attributeLabel(name))
             guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot delete attribute") }
         }
     }
@@ -126,6 +125,9 @@ extension H5Object {
             return values
         }
 
+        if H5Tget_class(typeID) == H5T_ENUM {
+            return try readEnum(attributeID, typeID, count: count, isScalar: isScalar, name: name)
+        }
         let element = HDF5ElementType.of(typeID: typeID)
         if element.isInteger {
             let values = try readNumbers(Int64.self).map { Int($0) }
@@ -146,40 +148,70 @@ extension H5Object {
                                          expected: "an integer, number or string", found: element.description)
     }
 
+    /// Reads an integer enum: h5py's booleans as `.bool`, any other as its integer values.
+    private func readEnum(_ attributeID: hid_t, _ typeID: hid_t, count: Int, isScalar: Bool,
+                          name: String) throws -> HDF5AttributeValue {
+        let base = H5Tget_super(typeID)
+        guard base >= 0 else { throw readFailure(name, "cannot get enum base type") }
+        defer { _ = H5Tclose(base) }
+        let signed = H5Tget_sign(base) == H5T_SGN_2
+        // Enums cannot be converted to integers by HDF5: read them as the native version of the
+        // enum type, then widen the raw values by hand.
+        let memoryType = H5Tget_native_type(typeID, H5T_DIR_ASCEND)
+        guard memoryType >= 0 else { throw readFailure(name, "cannot get native enum type") }
+        defer { _ = H5Tclose(memoryType) }
+        let size = H5Tget_size(memoryType)
+        guard [1, 2, 4, 8].contains(size) else {
+            throw HDF5Error.wrongElementType(file: filePath, object: attributeLabel(name),
+                                             expected: "an integer, number or string", found: "enum of \(size) bytes")
+        }
+        var bytes = [UInt8](repeating: 0, count: size * count)
+        if count > 0 {
+            let status = bytes.withUnsafeMutableBytes { H5Aread(attributeID, memoryType, $0.baseAddress) }
+            guard status >= 0 else { throw readFailure(name, "cannot read enum attribute") }
+        }
+        let values: [Int] = bytes.withUnsafeBytes { raw in
+            (0..<count).map { index in
+                let offset = index * size
+                switch (size, signed) {
+                case (1, true): return Int(raw.load(fromByteOffset: offset, as: Int8.self))
+                case (1, false): return Int(raw.load(fromByteOffset: offset, as: UInt8.self))
+                case (2, true): return Int(raw.loadUnaligned(fromByteOffset: offset, as: Int16.self))
+                case (2, false): return Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+                case (4, true): return Int(raw.loadUnaligned(fromByteOffset: offset, as: Int32.self))
+                case (4, false): return Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+                default: return Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+                }
+            }
+        }
+        if isScalar, let value = values.first, isBooleanEnum(typeID) { return .bool(value != 0) }
+        return isScalar ? .int(values[0]) : .ints(values)
+    }
+
+    /// Whether an enum type is h5py's boolean: exactly the members FALSE = 0 and TRUE = 1.
+    private func isBooleanEnum(_ typeID: hid_t) -> Bool {
+        guard H5Tget_nmembers(typeID) == 2 else { return false }
+        let names = (0..<2).compactMap { index -> String? in
+            guard let name = H5Tget_member_name(typeID, UInt32(index)) else { return nil }
+            defer { H5free_memory(name) }
+            return String(cString: name)
+        }
+        return Set(names) == ["FALSE", "TRUE"]
+    }
+
     private func readStrings(_ attributeID: hid_t, _ typeID: hid_t, _ space: hid_t, count: Int,
                              name: String) throws -> [String] {
-        guard count > 0 else { return [] }
-        let memoryType = H5Tcopy(typeID)
-        guard memoryType >= 0 else { throw readFailure(name, "cannot copy string type") }
-        defer { _ = H5Tclose(memoryType) }
-
-        if H5Tis_variable_str(typeID) > 0 {
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Aread(attributeID, memoryType, &pointers) >= 0 else {
-                throw readFailure(name, "cannot read variable-length string attribute")
-            }
-            let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
-            _ = H5Dvlen_reclaim(memoryType, space, chdf5_p_default(), &pointers)
-            return strings
+        guard let strings = StringElements.read(typeID: typeID, space: space, count: count, {
+            H5Aread(attributeID, $0, $1)
+        }) else {
+            throw readFailure(name, "cannot read string attribute")
         }
-
-        let size = H5Tget_size(typeID)
-        guard size > 0 else { return Array(repeating: "", count: count) }
-        var bytes = [UInt8](repeating: 0, count: size * count)
-        guard H5Aread(attributeID, memoryType, &bytes) >= 0 else {
-            throw readFailure(name, "cannot read fixed-length string attribute")
-        }
-        let spacePadded = H5Tget_strpad(typeID) == H5T_STR_SPACEPAD
-        return (0..<count).map { index in
-            var field = bytes[(index * size)..<((index + 1) * size)]
-            if let end = field.firstIndex(of: 0) { field = field[..<end] }
-            if spacePadded { while field.last == 0x20 { field = field.dropLast() } }
-            return String(decoding: field, as: UTF8.self)
-        }
+        return strings
     }
 
     private func writeAttribute(_ id: hid_t, _ name: String, _ value: HDF5AttributeValue) throws {
         switch value {
+        case .bool(let value): try writeBool(id, name, value)
         case .int(let value): try writeNumbers(id, name, [Int64(value)], scalar: true)
         case .ints(let values): try writeNumbers(id, name, values.map { Int64($0) }, scalar: false)
         case .double(let value): try writeNumbers(id, name, [value], scalar: true)
@@ -190,13 +222,12 @@ extension H5Object {
         }
     }
 
-    /// A scalar dataspace, a 1-D one of `count` elements, or a null one for an empty array.
+    /// A scalar dataspace or a 1-D one of `count` elements (an empty array has extent [0], which
+    /// h5py reads as an empty numpy array).
     private func attributeSpace(_ name: String, count: Int, scalar: Bool) throws -> hid_t {
         let space: hid_t
         if scalar {
             space = H5Screate(H5S_SCALAR)
-        } else if count == 0 {
-            space = H5Screate(H5S_NULL)
         } else {
             var dims = [hsize_t(count)]
             space = H5Screate_simple(1, &dims, nil)
@@ -218,25 +249,40 @@ extension H5Object {
         }
     }
 
+    /// Writes a boolean as h5py does: an int8 enum with members FALSE = 0 and TRUE = 1.
+    private func writeBool(_ id: hid_t, _ name: String, _ value: Bool) throws {
+        let space = try attributeSpace(name, count: 1, scalar: true)
+        defer { _ = H5Sclose(space) }
+        let enumType = H5Tenum_create(chdf5_t_native_int8())
+        guard enumType >= 0 else { throw writeFailure(name, "cannot create enum type") }
+        defer { _ = H5Tclose(enumType) }
+        var falseValue: Int8 = 0, trueValue: Int8 = 1
+        guard H5Tenum_insert(enumType, "FALSE", &falseValue) >= 0,
+              H5Tenum_insert(enumType, "TRUE", &trueValue) >= 0 else {
+            throw writeFailure(name, "cannot create enum type")
+        }
+        let attributeID = H5Acreate2(id, name, enumType, space, chdf5_p_default(), chdf5_p_default())
+        guard attributeID >= 0 else { throw writeFailure(name, "cannot create attribute") }
+        defer { _ = H5Aclose(attributeID) }
+        var stored: Int8 = value ? 1 : 0
+        guard H5Awrite(attributeID, enumType, &stored) >= 0 else {
+            throw writeFailure(name, "cannot write attribute")
+        }
+    }
+
     /// Writes variable-length UTF-8 strings, as h5py does.
     private func writeStrings(_ id: hid_t, _ name: String, _ values: [String], scalar: Bool) throws {
         let space = try attributeSpace(name, count: values.count, scalar: scalar)
         defer { _ = H5Sclose(space) }
-        let stringType = H5Tcopy(chdf5_t_c_s1())
+        let stringType = StringElements.makeVariableLengthUTF8Type()
         guard stringType >= 0 else { throw writeFailure(name, "cannot create string type") }
         defer { _ = H5Tclose(stringType) }
-        guard H5Tset_size(stringType, chdf5_t_variable()) >= 0,
-              H5Tset_cset(stringType, H5T_CSET_UTF8) >= 0 else {
-            throw writeFailure(name, "cannot create string type")
-        }
         let attributeID = H5Acreate2(id, name, stringType, space, chdf5_p_default(), chdf5_p_default())
         guard attributeID >= 0 else { throw writeFailure(name, "cannot create attribute") }
         defer { _ = H5Aclose(attributeID) }
         if values.isEmpty { return }
-        // HDF5 copies the strings during the write; keep C copies alive until then.
-        var pointers = values.map { UnsafePointer<CChar>(strdup($0)) }
-        defer { pointers.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        guard H5Awrite(attributeID, stringType, &pointers) >= 0 else {
+        let status = StringElements.withCStringPointers(values) { H5Awrite(attributeID, stringType, $0) }
+        guard status >= 0 else {
             throw writeFailure(name, "cannot write attribute")
         }
     }
