@@ -130,7 +130,9 @@ final class OutputFolder {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw DataError.outputExists(path: path) }
+            guard isDirectory.boolValue else {
+                throw DataError.writeFailed(path: path, reason: "--out exists and is a file, not a folder")
+            }
             let contents = (try? fm.contentsOfDirectory(atPath: path)) ?? ["?"]
             guard contents.isEmpty else { throw DataError.outputExists(path: path) }
             created = false
