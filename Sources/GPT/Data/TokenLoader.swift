@@ -77,8 +77,9 @@ public final class TokenLoader {
 
     /// Fills rows `0..<sequences.count` of `inputs`/`targets` with the random windows
     /// `sequences` of (seed, split, purpose, step). For nanoGPT's `estimate_loss`, use purpose
-    /// `.evaluation` with `step` = an evaluation counter (say `iteration * evalIters + k`), and
-    /// split the sequence indices of each evaluation batch across ranks as training does.
+    /// `.evaluation` with `step` = the evaluation round: its `evalIters * batchSize` sequences
+    /// are fixed whatever the rank count; give each rank
+    /// `EvalWindows.share(of: evalIters * batchSize, rank:, worldSize:)`, in batches.
     public func randomBatch(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
                             sequences: Range<Int>, blockSize: Int,
                             inputs: inout [Int32], targets: inout [Int32]) throws {
