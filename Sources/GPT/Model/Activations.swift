@@ -11,7 +11,7 @@ final class Activations {
         var attnOut: FloatPointer    // [B, T, C] heads re-assembled
         var mid: FloatPointer        // residual stream after the attention branch
         var ln2: FloatPointer, ln2Mean: FloatPointer, ln2Rstd: FloatPointer
-        var fcPre: FloatPointer      // [B, T, 4C] before GELU
+        var fcPre: FloatPointer      // [B, T, 4C] before GELU; then GELU's derivative there
         var fcAct: FloatPointer      // [B, T, 4C] after GELU
     }
 

@@ -69,7 +69,7 @@ extension GPTModel {
         linearBackward(dinp: a.dFC, dweight: grads + w.mlpProjWeight, dbias: g(w.mlpProjBias), dout: dBranch,
                        inp: s.fcAct, weight: params + w.mlpProjWeight, rows: bt, inFeatures: 4 * c,
                        outFeatures: c, ones: a.ones)
-        GELU.backward(dinout: a.dFC, inp: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
+        GELU.backward(dinout: a.dFC, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
         linearBackward(dinp: a.dNorm, dweight: grads + w.fcWeight, dbias: g(w.fcBias), dout: a.dFC,
                        inp: s.ln2, weight: params + w.fcWeight, rows: bt, inFeatures: c, outFeatures: 4 * c,
                        ones: a.ones)

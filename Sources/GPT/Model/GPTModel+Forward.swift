@@ -150,7 +150,9 @@ extension GPTModel {
                           bias: bias(w.ln2Bias), rows: bt, columns: c, splitter: p.splitter)
         linearForward(out: s.fcPre, inp: s.ln2, weight: params + w.fcWeight, bias: bias(w.fcBias),
                       rows: bt, inFeatures: c, outFeatures: 4 * c, splitter: p.splitter)
-        GELU.forward(out: s.fcAct, inp: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
+        // Training keeps gelu' (in place of the pre-activation, which nothing else needs).
+        GELU.forward(out: s.fcAct, inp: s.fcPre, derivative: backwardReady ? s.fcPre : nil, count: bt * 4 * c,
+                     splitter: p.splitter)
         residualBranch(into: out, residual: s.mid, inp: s.fcAct, weight: params + w.mlpProjWeight,
                        bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l, p)
     }
