@@ -133,8 +133,9 @@ public enum GradientClipping {
     public static func globalNorm(_ gradients: UnsafeBufferPointer<Float>, threads: Int = 1) -> Float {
         let splitter = WorkSplitter(threads: threads, grain: 65_536)
         let g = gradients.baseAddress!
-        var partial = [Double](repeating: 0, count: splitter.threads)
-        partial.withUnsafeMutableBufferPointer { out in
+        // Per-thread sums on the stack: a training step allocates nothing.
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: splitter.threads) { out in
+            out.initialize(repeating: 0)
             splitter.run(gradients.count, costPerItem: 1) { range, chunk in
                 var i = range.lowerBound
                 var total = 0.0
@@ -148,8 +149,8 @@ public enum GradientClipping {
                 }
                 out[chunk] = total
             }
+            return Float(out.reduce(0, +).squareRoot())
         }
-        return Float(partial.reduce(0, +).squareRoot())
     }
 
     /// Scales `gradients` so their global norm is at most `maxNorm` (`clip_coef = maxNorm /
