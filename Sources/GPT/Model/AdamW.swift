@@ -84,16 +84,21 @@ public final class AdamW {
         let mm = m.baseAddress!, vv = v.baseAddress!
         let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
         let beta2 = self.beta2, eps = self.eps
-        for group in groups {
-            let decay: Float = group.decays ? 1 - learningRate * weightDecay : 1
-            let base = group.range.lowerBound
-            splitter.run(group.range.count, costPerItem: 1) { range, _ in
-                let decayV = Vec8(repeating: decay), w1 = Vec8(repeating: oneMinusBeta1)
-                let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
-                let c2 = Vec8(repeating: correction2Sqrt), epsV = Vec8(repeating: eps)
-                let stepV = Vec8(repeating: stepSize)
-                var i = base + range.lowerBound
-                let end = base + range.upperBound
+        // One parallel region over the whole buffer; each chunk walks the groups it overlaps.
+        let decayed = 1 - learningRate * weightDecay
+        let groups = self.groups
+        splitter.run(layout.count, costPerItem: 1) { chunk, _ in
+            let decayV = Vec8(repeating: decayed), w1 = Vec8(repeating: oneMinusBeta1)
+            let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
+            let c2 = Vec8(repeating: correction2Sqrt), epsV = Vec8(repeating: eps)
+            let stepV = Vec8(repeating: stepSize), one = Vec8(repeating: 1)
+            for group in groups {
+                let start = max(group.range.lowerBound, chunk.lowerBound)
+                let end = min(group.range.upperBound, chunk.upperBound)
+                if start >= end { continue }
+                let decay: Float = group.decays ? decayed : 1
+                let dv = group.decays ? decayV : one
+                var i = start
                 while i &+ 8 <= end {
                     let gi = load8(g + i)
                     let mi = load8(mm + i)
@@ -103,7 +108,7 @@ public final class AdamW {
                     store8(m1, mm + i)
                     store8(v1, vv + i)
                     let denom = v1.squareRoot() / c2 + epsV
-                    store8(load8(p + i) * decayV - stepV * (m1 / denom), p + i)
+                    store8(load8(p + i) * dv - stepV * (m1 / denom), p + i)
                     i &+= 8
                 }
                 while i < end {
