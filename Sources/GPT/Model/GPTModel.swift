@@ -1,0 +1,190 @@
+import CBLAS
+import Foundation
+
+/// nanoGPT's GPT on flat Float32 buffers: parameters in one buffer, gradients in another (same
+/// `layout`), activations preallocated for a (batch, block) shape and reused by every step.
+///
+/// A training step is `zeroGradients()`, then per micro-batch `forward(inputs:targets:...)` and
+/// `backward(lossScale:)` (gradients accumulate), then `clipGradients(maxNorm:)` and an `AdamW`
+/// step. Not thread-safe: one thread drives a model, which fans work out to `threads` threads.
+///
+/// Threading: when a batch has at least two sequences and `threads > 1`, the batch is cut into
+/// `threads` slices that run forward and backward concurrently, each on one thread with
+/// single-threaded OpenBLAS, and the slices' weight gradients are summed at the end of
+/// `backward` (data parallelism inside the process: no synchronisation inside a step). A batch of
+/// one sequence runs on every thread kernel by kernel (multi-threaded sgemm, split loops).
+/// Dropout masks are indexed by position in the whole batch, so they do not depend on the split.
+/// Splitting costs one extra gradient buffer per extra thread.
+///
+/// OpenBLAS's thread count is process-wide: the model sets it to `threads` when created and
+/// after every split pass, so give every model of a process the same `threads`.
+public final class GPTModel {
+    /// The model's shape (validated).
+    public let config: GPTConfig
+    /// Where each named tensor lives in `parameters`, `gradients` and the AdamW moments.
+    public let layout: ParameterLayout
+    /// Every parameter, `layout.count` floats.
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    /// Every parameter's gradient, same layout; `backward` adds into it.
+    public let gradients: UnsafeMutableBufferPointer<Float>
+    /// Threads this model's kernels use (OpenBLAS is set to the same number).
+    public let threads: Int
+    /// Training mode applies dropout; evaluation mode (false) does not.
+    public var isTraining = true
+    /// Whether batches of several sequences are split across threads (see the type's notes);
+    /// false runs every batch kernel by kernel on all threads.
+    public var splitsBatchAcrossThreads = true
+    /// Draws one key per training forward pass; every dropout mask of that pass derives from it.
+    /// Save and restore it (`state`) to make a resumed run draw the same masks.
+    public var dropoutGenerator: RandomGenerator
+
+    /// One slice of the current batch and the buffers it runs in.
+    final class Slice {
+        let activations: Activations
+        var batch = 0, batchOffset = 0
+        var lossSum = 0.0
+        init(activations: Activations) { self.activations = activations }
+    }
+
+    var slices: [Slice] = []
+    /// Most attention-probability floats a slice keeps for backward before it recomputes them
+    /// instead (80 Mi floats, 320 MiB: shakespeare-gpu keeps them, GPT-2 124M recomputes).
+    var storedAttentionLimit = 80 << 20
+    var logitsStorage: UnsafeMutableBufferPointer<Float>?
+    /// Gradients of slices after the first, summed into `gradients` at the end of `backward`.
+    var sliceGradients: UnsafeMutableBufferPointer<Float>?
+    /// Capacity of the activations: sequences per slice, tokens per sequence, whole batch.
+    var capacity = (sliceBatch: 0, seq: 0, batch: 0)
+    let splitter: WorkSplitter
+    // What the last forward pass saw, for backward.
+    var batch = 0, seq = 0, activeSlices = 0
+    var countedTargets = 0
+    var backwardReady = false
+    var stepKey: UInt64 = 0
+    var dropoutActive = false
+
+    /// A model with nanoGPT's initialisation drawn from `seed`. `threads` is the total number of
+    /// threads this process may use for the model (OpenBLAS included).
+    public init(config: GPTConfig, seed: UInt64 = 1337,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config: config)
+        self.threads = max(1, threads)
+        splitter = WorkSplitter(threads: self.threads)
+        parameters = .allocate(capacity: layout.count)
+        parameters.initialize(repeating: 0)
+        gradients = .allocate(capacity: layout.count)
+        gradients.initialize(repeating: 0)
+        dropoutGenerator = RandomGenerator(seed: seed ^ 0x6A09_E667_F3BC_C908)
+        openblas_set_num_threads(Int32(self.threads))
+        initializeParameters(seed: seed)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        logitsStorage?.deallocate()
+        sliceGradients?.deallocate()
+    }
+
+    /// Re-draws every parameter as nanoGPT's `_init_weights` does: normal(0, 0.02) for Linear
+    /// weights and both embeddings, normal(0, 0.02/√(2·n_layer)) for each `c_proj.weight`, zero
+    /// biases, LayerNorm weights 1. Draws tensor by tensor in state_dict order.
+    public func initializeParameters(seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        parameters.update(repeating: 0)
+        for t in layout.tensors {
+            let view = UnsafeMutableBufferPointer(rebasing: parameters[t.range])
+            if let std = t.initStd {
+                rng.fillNormal(view, mean: 0, std: std)
+            } else {
+                view.update(repeating: t.initValue)
+            }
+        }
+    }
+
+    /// The parameters of the tensor called `name` (`lm_head.weight` is wte), or nil.
+    public func parameter(named name: String) -> UnsafeMutableBufferPointer<Float>? {
+        layout.tensor(named: name).map { UnsafeMutableBufferPointer(rebasing: parameters[$0.range]) }
+    }
+
+    /// The gradient of the tensor called `name`, or nil.
+    public func gradient(named name: String) -> UnsafeMutableBufferPointer<Float>? {
+        layout.tensor(named: name).map { UnsafeMutableBufferPointer(rebasing: gradients[$0.range]) }
+    }
+
+    /// Sets every gradient to zero (call before the first micro-batch of a step).
+    public func zeroGradients() {
+        let g = gradients.baseAddress!
+        splitter.run(gradients.count, costPerItem: 1) { range, _ in
+            (g + range.lowerBound).update(repeating: 0, count: range.count)
+        }
+    }
+
+    /// Number of slices a batch of `batchSize` sequences is cut into.
+    func sliceCount(batchSize: Int) -> Int {
+        splitsBatchAcrossThreads ? max(1, min(threads, batchSize)) : 1
+    }
+
+    /// Allocates the activations for batches of up to `batchSize` sequences of up to
+    /// `sequenceLength` tokens, so no step allocates. `forward` calls it when a batch is bigger.
+    public func reserve(batchSize: Int, sequenceLength: Int) {
+        let parts = sliceCount(batchSize: batchSize)
+        let perSlice = (batchSize + parts - 1) / parts
+        let enough = capacity.sliceBatch >= perSlice && capacity.seq >= sequenceLength
+            && capacity.batch >= batchSize && slices.count >= parts
+        if enough { return }
+        let sliceBatch = max(perSlice, capacity.sliceBatch), t = max(sequenceLength, capacity.seq)
+        let total = max(batchSize, capacity.batch)
+        let count = max(parts, slices.count)
+        slices = []
+        logitsStorage?.deallocate()
+        let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: total * t * config.vocabSize)
+        logits.initialize(repeating: 0)
+        logitsStorage = logits
+        for _ in 0..<count {
+            slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t,
+                                                         threads: threads, logits: logits.baseAddress!,
+                                                         attentionLimit: storedAttentionLimit)))
+        }
+        if count > 1 && sliceGradients == nil {
+            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * layout.count)
+            g.initialize(repeating: 0)
+            sliceGradients = g
+        }
+        capacity = (sliceBatch, t, total)
+    }
+
+    /// Logits [B, T, V] of the last forward pass. `backward` overwrites them with their gradient.
+    public var logits: UnsafeBufferPointer<Float> {
+        guard let l = logitsStorage else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: l.baseAddress, count: batch * seq * config.vocabSize)
+    }
+
+    /// Bytes of activation memory currently reserved (logits and per-slice gradients included).
+    public var activationBytes: Int {
+        let floats = slices.reduce(0) { $0 + $1.activations.storage.count } + (logitsStorage?.count ?? 0)
+            + (sliceGradients?.count ?? 0)
+        return floats * MemoryLayout<Float>.size
+    }
+
+    var dropoutProbability: Double { isTraining ? config.dropout : 0 }
+
+    /// The dropout mask of `site` for the current pass, or nil when dropout is off.
+    func mask(site: Int) -> DropoutMask? {
+        dropoutActive ? DropoutMask(stepKey: stepKey, site: site, probability: config.dropout) : nil
+    }
+
+    /// Runs `body(slice index)` for the first `activeSlices` slices: concurrently, each with
+    /// single-threaded OpenBLAS, when there are several.
+    func forEachSlice(_ body: (Int) -> Void) {
+        if activeSlices == 1 {
+            body(0)
+            return
+        }
+        openblas_set_num_threads(1)
+        DispatchQueue.concurrentPerform(iterations: activeSlices, execute: body)
+        openblas_set_num_threads(Int32(threads))
+    }
+}
