@@ -22,5 +22,17 @@ static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN; }
+static inline MPI_Info cmpi_info_null(void) { return MPI_INFO_NULL; }
+static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }
+static inline int cmpi_success(void) { return MPI_SUCCESS; }
+static inline int cmpi_undefined(void) { return MPI_UNDEFINED; }
+static inline int cmpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+static inline int cmpi_thread_single(void) { return MPI_THREAD_SINGLE; }
+static inline int cmpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+static inline int cmpi_thread_serialized(void) { return MPI_THREAD_SERIALIZED; }
+static inline int cmpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
+static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline int cmpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
+static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
 
 #endif

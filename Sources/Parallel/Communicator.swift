@@ -1,0 +1,118 @@
+/// How `allreduce` and `reduceScatter` combine the ranks' values element by element.
+public enum ReductionOp: String, CaseIterable, Sendable {
+    /// The sum over ranks.
+    case sum
+    /// The sum over ranks divided by the number of ranks (the mean). For floating-point elements
+    /// the sum is divided by `size` afterwards, each element rounded once; for integers the
+    /// division truncates toward zero.
+    case average
+    /// The largest value over ranks.
+    case max
+    /// The smallest value over ranks.
+    case min
+}
+
+/// A group of ranks that move buffers of numbers between them: the collective layer the trainer
+/// talks to. `MPICommunicator` runs over Open MPI; `LocalCommunicator` is the single-process
+/// stand-in with the same semantics that never touches MPI. Get the process-wide one with
+/// `World.communicator()`.
+///
+/// Every method is collective: every rank must call it, in the same order, with matching element
+/// types and counts. Calls must not overlap from several threads at once (MPI's
+/// `MPI_THREAD_SERIALIZED`). Buffers are used in place, without copies.
+public protocol Communicator: AnyObject, Sendable {
+    /// This process's rank, `0..<size`.
+    var rank: Int { get }
+    /// The number of ranks.
+    var size: Int { get }
+    /// This process's rank among the ranks on the same node, `0..<localSize`.
+    var localRank: Int { get }
+    /// The number of ranks on this node (share its cores when choosing threads per rank).
+    var localSize: Int { get }
+    /// True when this communicator runs over MPI (false for `LocalCommunicator`).
+    var usesMPI: Bool { get }
+
+    /// Returns once every rank has called it.
+    func barrier() throws
+
+    /// Replaces `buffer` on every rank with `root`'s `buffer`. Every rank passes the same count.
+    func broadcast<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws
+
+    /// Replaces `buffer` on every rank with the element-wise reduction over ranks (in place).
+    func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReductionOp) throws
+
+    /// Starts an in-place allreduce and returns at once. `buffer` must stay allocated and must
+    /// not be read or written until the request's `wait()` returns (or `test()` returns true).
+    func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>,
+                                              op: ReductionOp) throws -> CollectiveRequest
+
+    /// Reduce-scatter (`MPI_Reduce_scatter_block`): `input` holds `size` blocks of `n` elements
+    /// (`input.count == size * output.count`); block `r` is reduced element-wise over all ranks
+    /// and the result lands in `output` (n elements) on rank `r`.
+    func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
+                                             into output: UnsafeMutableBufferPointer<T>,
+                                             op: ReductionOp) throws
+
+    /// Allgather: every rank contributes `input` (n elements, the same n on every rank) and
+    /// receives in `output` (`size * n` elements) all contributions in rank order: rank `r`'s
+    /// input at `output[r*n ..< (r+1)*n]`.
+    func allgather<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
+                                         into output: UnsafeMutableBufferPointer<T>) throws
+
+    /// Ends every rank of the job at once with `code` (`MPI_Abort`); for a rank that fails on
+    /// its own, where waiting for the others would hang them in their next collective.
+    func abort(code: Int32) -> Never
+}
+
+/// An operation started by `Communicator.startAllreduce`.
+public protocol CollectiveRequest: AnyObject {
+    /// True when the operation has finished and its buffer holds the result; never blocks.
+    func test() throws -> Bool
+    /// Blocks until the operation has finished and its buffer holds the result. Calling it again
+    /// after completion returns at once.
+    func wait() throws
+}
+
+// MARK: - Conveniences over arrays and single values
+
+extension Communicator {
+    /// Allreduce of an array in place.
+    public func allreduce<T: CollectiveElement>(_ array: inout [T], op: ReductionOp) throws {
+        try array.withUnsafeMutableBufferPointer { try allreduce($0, op: op) }
+    }
+
+    /// Allreduce of one value; returns the reduction over ranks.
+    public func allreduce<T: CollectiveElement>(_ value: T, op: ReductionOp) throws -> T {
+        var array = [value]
+        try allreduce(&array, op: op)
+        return array[0]
+    }
+
+    /// Broadcast of an array in place; every rank's array must have root's count.
+    public func broadcast<T: CollectiveElement>(_ array: inout [T], root: Int) throws {
+        try array.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
+    }
+
+    /// Reduce-scatter of an array of `size * n` elements; returns this rank's reduced block of n.
+    public func reduceScatter<T: CollectiveElement>(_ input: [T], op: ReductionOp) throws -> [T] {
+        guard input.count % size == 0 else {
+            throw CollectiveUsageError(operation: "reduceScatter",
+                                       problem: "input has \(input.count) elements, not a multiple of \(size) ranks")
+        }
+        var output = [T](repeating: .zero, count: input.count / size)
+        try input.withUnsafeBufferPointer { inBuffer in
+            try output.withUnsafeMutableBufferPointer { try reduceScatter(inBuffer, into: $0, op: op) }
+        }
+        return output
+    }
+
+    /// Allgather of an array (the same count on every rank); returns all ranks' arrays concatenated
+    /// in rank order.
+    public func allgather<T: CollectiveElement>(_ input: [T]) throws -> [T] {
+        var output = [T](repeating: .zero, count: input.count * size)
+        try input.withUnsafeBufferPointer { inBuffer in
+            try output.withUnsafeMutableBufferPointer { try allgather(inBuffer, into: $0) }
+        }
+        return output
+    }
+}

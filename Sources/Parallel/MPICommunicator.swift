@@ -1,0 +1,140 @@
+import CMPI
+import Foundation
+
+/// The world of an `mpirun`/`srun` job over Open MPI (`MPI_COMM_WORLD`). Errors return instead of
+/// aborting (`MPI_ERRORS_RETURN`) and are thrown as `MPIError`. Buffers longer than
+/// `maxElementsPerCall` (MPI counts are 32-bit) are moved in several calls.
+public final class MPICommunicator: Communicator, @unchecked Sendable {
+    private let comm: MPI_Comm
+    public let rank: Int
+    public let size: Int
+    public let localRank: Int
+    public let localSize: Int
+    public var usesMPI: Bool { true }
+
+    /// The most elements passed to one MPI call; longer buffers are split into several calls.
+    /// `Int32.max` (MPI counts are C ints); lowered only to exercise the splitting in tests.
+    public var maxElementsPerCall: Int = Int(Int32.max)
+
+    /// Starts MPI if needed and wraps `MPI_COMM_WORLD`; ranks on this node are found with
+    /// `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`.
+    init() throws {
+        try MPIRuntime.initializeOnce()
+        comm = cmpi_comm_world()
+        try MPIRuntime.check(MPI_Comm_set_errhandler(comm, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        var r: Int32 = 0, s: Int32 = 0
+        try MPIRuntime.check(MPI_Comm_rank(comm, &r), "MPI_Comm_rank")
+        try MPIRuntime.check(MPI_Comm_size(comm, &s), "MPI_Comm_size")
+        rank = Int(r)
+        size = Int(s)
+
+        var node: MPI_Comm? = cmpi_comm_null()
+        try MPIRuntime.check(MPI_Comm_split_type(comm, cmpi_comm_type_shared(), r, cmpi_info_null(), &node),
+                             "MPI_Comm_split_type")
+        var lr: Int32 = 0, ls: Int32 = 0
+        try MPIRuntime.check(MPI_Comm_rank(node, &lr), "MPI_Comm_rank")
+        try MPIRuntime.check(MPI_Comm_size(node, &ls), "MPI_Comm_size")
+        try MPIRuntime.check(MPI_Comm_free(&node), "MPI_Comm_free")
+        localRank = Int(lr)
+        localSize = Int(ls)
+    }
+
+    public func barrier() throws {
+        try MPIRuntime.check(MPI_Barrier(comm), "MPI_Barrier")
+    }
+
+    public func broadcast<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+        guard let base = buffer.baseAddress else { return }
+        try forEachChunk(count: buffer.count) { offset, n in
+            try MPIRuntime.check(MPI_Bcast(base + offset, n, T.collectiveDatatype.mpi, Int32(clamping: root), comm),
+                                 "MPI_Bcast")
+        }
+    }
+
+    public func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReductionOp) throws {
+        guard let base = buffer.baseAddress else { return }
+        try forEachChunk(count: buffer.count) { offset, n in
+            try MPIRuntime.check(MPI_Allreduce(UnsafeRawPointer(cmpi_in_place()), base + offset, n,
+                                               T.collectiveDatatype.mpi, op.mpi, comm),
+                                 "MPI_Allreduce")
+        }
+        if op == .average { T.divide(buffer, by: size) }
+    }
+
+    public func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>,
+                                                     op: ReductionOp) throws -> CollectiveRequest {
+        guard let base = buffer.baseAddress else { return CompletedRequest() }
+        var requests: [MPI_Request?] = []
+        do {
+            try forEachChunk(count: buffer.count) { offset, n in
+                var request: MPI_Request? = cmpi_request_null()
+                try MPIRuntime.check(MPI_Iallreduce(UnsafeRawPointer(cmpi_in_place()), base + offset, n,
+                                                    T.collectiveDatatype.mpi, op.mpi, comm, &request),
+                                     "MPI_Iallreduce")
+                requests.append(request)
+            }
+        } catch {
+            // Chunks already started must finish before the caller may touch the buffer again.
+            _ = MPI_Waitall(Int32(requests.count), &requests, cmpi_statuses_ignore())
+            throw error
+        }
+        let size = self.size
+        return MPIRequest(requests: requests, finish: op == .average ? { T.divide(buffer, by: size) } : nil)
+    }
+
+    public func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
+                                                    into output: UnsafeMutableBufferPointer<T>,
+                                                    op: ReductionOp) throws {
+        try CollectiveChecks.reduceScatter(inputCount: input.count, outputCount: output.count, size: size)
+        guard let source = input.baseAddress, let target = output.baseAddress else { return }
+        let n = output.count
+        if n <= maxElementsPerCall {
+            try MPIRuntime.check(MPI_Reduce_scatter_block(source, target, Int32(n), T.collectiveDatatype.mpi,
+                                                          op.mpi, comm),
+                                 "MPI_Reduce_scatter_block")
+        } else {
+            // Blocks too long for one call: reduce each rank's block to that rank, in chunks.
+            for root in 0..<size {
+                try forEachChunk(count: n) { offset, count in
+                    try MPIRuntime.check(MPI_Reduce(source + root * n + offset, target + offset, count,
+                                                    T.collectiveDatatype.mpi, op.mpi, Int32(root), comm),
+                                         "MPI_Reduce")
+                }
+            }
+        }
+        if op == .average { T.divide(output, by: size) }
+    }
+
+    public func allgather<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
+                                                into output: UnsafeMutableBufferPointer<T>) throws {
+        try CollectiveChecks.allgather(inputCount: input.count, outputCount: output.count, size: size)
+        guard let source = input.baseAddress, let target = output.baseAddress else { return }
+        let n = input.count
+        if n <= maxElementsPerCall {
+            let type = T.collectiveDatatype.mpi
+            try MPIRuntime.check(MPI_Allgather(source, Int32(n), type, target, Int32(n), type, comm), "MPI_Allgather")
+        } else {
+            // Blocks too long for one call: each rank broadcasts its block, in chunks.
+            (target + rank * n).update(from: source, count: n)
+            for root in 0..<size {
+                try broadcast(UnsafeMutableBufferPointer(start: target + root * n, count: n), root: root)
+            }
+        }
+    }
+
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(comm, code)
+        exit(code)
+    }
+
+    /// Calls `body` for consecutive pieces of at most `maxElementsPerCall` elements.
+    private func forEachChunk(count: Int, _ body: (_ offset: Int, _ count: Int32) throws -> Void) throws {
+        let limit = Swift.max(1, Swift.min(maxElementsPerCall, Int(Int32.max)))
+        var offset = 0
+        while offset < count {
+            let n = Swift.min(limit, count - offset)
+            try body(offset, Int32(n))
+            offset += n
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class ParallelTestsPlaceholder: XCTestCase { func testNothingYet() {} }
