@@ -1,0 +1,77 @@
+/// Every buffer one training step needs for a batch of up to `batch` sequences of up to `seq`
+/// tokens, carved out of one allocation made before the first step and reused by every step.
+final class Activations {
+    /// Saved activations of one transformer block.
+    struct Block {
+        var ln1: FloatPointer, ln1Mean: FloatPointer, ln1Rstd: FloatPointer
+        var qkv: FloatPointer
+        var probs: FloatPointer      // [B, H, T, T] softmax output (before dropout)
+        var attnOut: FloatPointer    // [B, T, C] heads re-assembled
+        var mid: FloatPointer        // residual stream after the attention branch
+        var ln2: FloatPointer, ln2Mean: FloatPointer, ln2Rstd: FloatPointer
+        var fcPre: FloatPointer      // [B, T, 4C] before GELU
+        var fcAct: FloatPointer      // [B, T, 4C] after GELU
+    }
+
+    let batch: Int, seq: Int
+    let storage: UnsafeMutableBufferPointer<Float>
+    /// Residual stream entering each block; `residual[nLayer]` leaves the last one.
+    var residual: [FloatPointer] = []
+    var blocks: [Block] = []
+    var lnf: FloatPointer, lnfMean: FloatPointer, lnfRstd: FloatPointer
+    var logits: FloatPointer, lse: FloatPointer
+    // Scratch shared by the layers.
+    var branch: FloatPointer, dResidual: FloatPointer, dBranch: FloatPointer, dNorm: FloatPointer
+    var dQKV: FloatPointer, dAttnOut: FloatPointer, dFC: FloatPointer
+    var attentionScratch: FloatPointer, normPartials: FloatPointer, ones: FloatPointer
+    let lossPartials: UnsafeMutablePointer<Double>
+    let tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
+
+    init(config: GPTConfig, batch: Int, seq: Int, threads: Int) {
+        self.batch = batch
+        self.seq = seq
+        let c = config.nEmbd, bt = batch * seq, l = config.nLayer
+        let att = batch * config.nHead * seq * seq
+        let perBlock = bt * (c + 2 + 3 * c + c + c + c + 2 + 4 * c + 4 * c) + att
+        var sizes = (l + 1) * bt * c + l * perBlock
+        sizes += bt * (c + 2) + bt * config.vocabSize + bt
+        sizes += bt * (4 * c + 3 * c + c + 4 * c) + threads * 2 * seq * seq + threads * 2 * c + bt
+        // Round every piece up to 16 floats.
+        sizes += 64 * (l * 16 + 32)
+        storage = .allocate(capacity: sizes)
+        storage.initialize(repeating: 0)
+        var next = storage.baseAddress!
+        func take(_ n: Int) -> FloatPointer {
+            let p = next
+            next += (n + 15) / 16 * 16
+            return p
+        }
+        for _ in 0...l { residual.append(take(bt * c)) }
+        for _ in 0..<l {
+            blocks.append(Block(
+                ln1: take(bt * c), ln1Mean: take(bt), ln1Rstd: take(bt), qkv: take(bt * 3 * c),
+                probs: take(att), attnOut: take(bt * c), mid: take(bt * c),
+                ln2: take(bt * c), ln2Mean: take(bt), ln2Rstd: take(bt),
+                fcPre: take(bt * 4 * c), fcAct: take(bt * 4 * c)))
+        }
+        lnf = take(bt * c); lnfMean = take(bt); lnfRstd = take(bt)
+        logits = take(bt * config.vocabSize); lse = take(bt)
+        branch = take(bt * c); dResidual = take(bt * c); dBranch = take(bt * c); dNorm = take(bt * c)
+        dQKV = take(bt * 3 * c); dAttnOut = take(bt * c); dFC = take(bt * 4 * c)
+        attentionScratch = take(threads * 2 * seq * seq)
+        normPartials = take(threads * 2 * c)
+        ones = take(bt)
+        ones.update(repeating: 1, count: bt)
+        precondition(next <= storage.baseAddress! + storage.count)
+        lossPartials = .allocate(capacity: threads)
+        tokens = .allocate(capacity: bt)
+        targets = .allocate(capacity: bt)
+    }
+
+    deinit {
+        storage.deallocate()
+        lossPartials.deallocate()
+        tokens.deallocate()
+        targets.deallocate()
+    }
+}

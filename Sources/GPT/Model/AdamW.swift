@@ -1,0 +1,180 @@
+import Foundation
+
+/// `torch.optim.AdamW` over a model's flat buffers, with nanoGPT's two parameter groups: weight
+/// decay on every tensor of 2 or more dimensions (Linear weights and both embeddings; lm_head is
+/// wte, counted once), none on biases and LayerNorm weights.
+///
+/// The first and second moments `m` and `v` share the model's `ParameterLayout`, so a checkpoint
+/// stores them under the same names as the parameters.
+public final class AdamW {
+    /// β₁ (nanoGPT default 0.9).
+    public var beta1: Float
+    /// β₂ (nanoGPT default 0.95).
+    public var beta2: Float
+    /// ε added to the denominator (PyTorch default 1e-8).
+    public var eps: Float
+    /// Decoupled weight decay of the decaying group (nanoGPT default 0.1).
+    public var weightDecay: Float
+    /// Steps taken so far; the bias correction of the next step uses `stepCount + 1`. Set it when
+    /// restoring a checkpoint.
+    public var stepCount: Int = 0
+    /// First moments, `layout.count` floats.
+    public let m: UnsafeMutableBufferPointer<Float>
+    /// Second moments, `layout.count` floats.
+    public let v: UnsafeMutableBufferPointer<Float>
+    /// The layout of the model it optimises.
+    public let layout: ParameterLayout
+    private let splitter: WorkSplitter
+    /// Contiguous runs of the flat buffer with one weight-decay setting.
+    private let groups: [(range: Range<Int>, decays: Bool)]
+
+    public init(layout: ParameterLayout, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8,
+                weightDecay: Float = 0.1, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.layout = layout
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
+        splitter = WorkSplitter(threads: threads, grain: 16_384)
+        m = .allocate(capacity: layout.count)
+        m.initialize(repeating: 0)
+        v = .allocate(capacity: layout.count)
+        v.initialize(repeating: 0)
+        var groups: [(Range<Int>, Bool)] = []
+        for t in layout.tensors {
+            if let last = groups.last, last.1 == t.decays, last.0.upperBound <= t.offset {
+                groups[groups.count - 1].0 = last.0.lowerBound..<t.range.upperBound
+            } else {
+                groups.append((t.range, t.decays))
+            }
+        }
+        self.groups = groups
+    }
+
+    /// An optimizer for `model`, using the model's thread count.
+    public convenience init(model: GPTModel, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8,
+                            weightDecay: Float = 0.1) {
+        self.init(layout: model.layout, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
+                  threads: model.threads)
+    }
+
+    deinit {
+        m.deallocate()
+        v.deallocate()
+    }
+
+    /// Zeroes both moments and the step count.
+    public func reset() {
+        m.update(repeating: 0)
+        v.update(repeating: 0)
+        stepCount = 0
+    }
+
+    /// One AdamW step of `parameters` along `gradients` (both in this optimizer's layout) at
+    /// `learningRate`, exactly as `torch.optim.AdamW`'s single-tensor update.
+    public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
+                     learningRate: Float) {
+        precondition(parameters.count == layout.count && gradients.count == layout.count)
+        stepCount += 1
+        let t = Double(stepCount)
+        let b1 = Double(beta1), b2 = Double(beta2)
+        let stepSize = Float(Double(learningRate) / (1 - pow(b1, t)))
+        let correction2Sqrt = Float((1 - pow(b2, t)).squareRoot())
+        let p = parameters.baseAddress!, g = gradients.baseAddress!
+        let mm = m.baseAddress!, vv = v.baseAddress!
+        let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
+        let beta2 = self.beta2, eps = self.eps
+        for group in groups {
+            let decay: Float = group.decays ? 1 - learningRate * weightDecay : 1
+            let base = group.range.lowerBound
+            splitter.run(group.range.count, costPerItem: 1) { range, _ in
+                let decayV = Vec8(repeating: decay), w1 = Vec8(repeating: oneMinusBeta1)
+                let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
+                let c2 = Vec8(repeating: correction2Sqrt), epsV = Vec8(repeating: eps)
+                let stepV = Vec8(repeating: stepSize)
+                var i = base + range.lowerBound
+                let end = base + range.upperBound
+                while i &+ 8 <= end {
+                    let gi = load8(g + i)
+                    let mi = load8(mm + i)
+                    // exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
+                    let m1 = mi + w1 * (gi - mi)
+                    let v1 = load8(vv + i) * b2v + w2 * (gi * gi)
+                    store8(m1, mm + i)
+                    store8(v1, vv + i)
+                    let denom = v1.squareRoot() / c2 + epsV
+                    store8(load8(p + i) * decayV - stepV * (m1 / denom), p + i)
+                    i &+= 8
+                }
+                while i < end {
+                    let gi = g[i]
+                    let m1 = mm[i] + oneMinusBeta1 * (gi - mm[i])
+                    let v1 = vv[i] * beta2 + oneMinusBeta2 * (gi * gi)
+                    mm[i] = m1
+                    vv[i] = v1
+                    let denom = v1.squareRoot() / correction2Sqrt + eps
+                    p[i] = p[i] * decay - stepSize * (m1 / denom)
+                    i &+= 1
+                }
+            }
+        }
+    }
+
+    /// `step` on a model's own buffers.
+    public func step(model: GPTModel, learningRate: Float) {
+        step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
+             learningRate: learningRate)
+    }
+}
+
+/// Global-norm gradient clipping as `torch.nn.utils.clip_grad_norm_`.
+public enum GradientClipping {
+    /// The L2 norm of every gradient together (accumulated in Double).
+    public static func globalNorm(_ gradients: UnsafeBufferPointer<Float>, threads: Int = 1) -> Float {
+        let splitter = WorkSplitter(threads: threads, grain: 65_536)
+        let g = gradients.baseAddress!
+        var partial = [Double](repeating: 0, count: splitter.threads)
+        partial.withUnsafeMutableBufferPointer { out in
+            splitter.run(gradients.count, costPerItem: 1) { range, chunk in
+                var i = range.lowerBound
+                var total = 0.0
+                while i < range.upperBound {
+                    let end = min(range.upperBound, i + 4096)
+                    var acc = Vec8.zero
+                    while i &+ 8 <= end { let x = load8(g + i); acc += x * x; i &+= 8 }
+                    var s = Double(acc.sum())
+                    while i < end { s += Double(g[i] * g[i]); i &+= 1 }
+                    total += s
+                }
+                out[chunk] = total
+            }
+        }
+        return Float(partial.reduce(0, +).squareRoot())
+    }
+
+    /// Scales `gradients` so their global norm is at most `maxNorm` (`clip_coef = maxNorm /
+    /// (norm + 1e-6)`, clamped to 1, as PyTorch does) and returns the norm before clipping.
+    /// `maxNorm` 0 means no clipping (nanoGPT's `grad_clip = 0`); the norm is still returned.
+    @discardableResult
+    public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Float, threads: Int = 1) -> Float {
+        let norm = globalNorm(UnsafeBufferPointer(gradients), threads: threads)
+        guard maxNorm > 0 else { return norm }
+        let coefficient = min(maxNorm / (norm + 1e-6), 1)
+        if coefficient < 1 {
+            let g = gradients.baseAddress!
+            WorkSplitter(threads: threads, grain: 65_536).run(gradients.count, costPerItem: 1) { range, _ in
+                for i in range { g[i] *= coefficient }
+            }
+        }
+        return norm
+    }
+}
+
+extension GPTModel {
+    /// Clips this model's gradients to global norm `maxNorm` (0 = off) and returns the norm
+    /// before clipping.
+    @discardableResult
+    public func clipGradients(maxNorm: Float) -> Float {
+        GradientClipping.clip(gradients, maxNorm: maxNorm, threads: threads)
+    }
+}

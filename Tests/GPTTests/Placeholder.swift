@@ -1,2 +1,0 @@
-import XCTest
-final class GPTTestsPlaceholder: XCTestCase { func testNothingYet() {} }
