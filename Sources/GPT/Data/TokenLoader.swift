@@ -1,0 +1,143 @@
+/// The trainer's view of a dataset folder written by `gpt-dist prepare`.
+///
+/// Opening validates `meta.h5` and every shard (format, dataset id, split, index, vocabulary,
+/// width, token count, readable last token) but reads no token data; batches read only the
+/// windows they need with hyperslab reads, crossing shard boundaries when a window does.
+///
+/// Training batches are nanoGPT's random windows made counter-based (`WindowSampler`): the
+/// global batch of step `s` is sequences `0..<layout.globalBatch`, sequence `j` starting at a
+/// hash of (seed, split, purpose, s, j); rank `r`'s micro-step `a` reads the sequences
+/// `layout.sequences(rank: r, microStep: a)` (rank-major, see `BatchLayout`). So batches do not
+/// depend on the number of ranks and a resumed run continues the same stream.
+///
+/// HDF5 here is the serial, non-thread-safe build: use a loader from one thread at a time.
+public final class TokenLoader {
+    /// The dataset folder.
+    public let directory: String
+    /// What `meta.h5` says about the dataset, including its tokenizer.
+    public let info: DatasetInfo
+    private let splits: [DataSplit: SplitReader]
+    /// One window (block + 1 tokens), reused by every read.
+    private var window: [Int32] = []
+
+    /// Opens and validates the dataset in `directory`. Throws a `DataError` naming the file
+    /// when the folder is not a dataset or a shard is damaged or does not belong to it.
+    public convenience init(directory: String) throws {
+        let opened = try DatasetFiles.open(directory: directory)
+        self.init(directory: directory, info: opened.info, splits: opened.splits)
+    }
+
+    init(directory: String, info: DatasetInfo, splits: [DataSplit: SplitReader]) {
+        self.directory = directory
+        self.info = info
+        self.splits = splits
+    }
+
+    /// The tokenizer the dataset was made with.
+    public var tokenizer: any Tokenizer { info.tokenizer }
+    /// Size of the tokenizer's vocabulary (every token id is below it).
+    public var vocabularySize: Int { info.vocabularySize }
+
+    /// Number of tokens in `split`.
+    public func tokenCount(_ split: DataSplit) -> Int { splits[split]?.tokenCount ?? 0 }
+
+    // MARK: Raw tokens
+
+    /// Reads tokens `start ..< start + count` of `split` into `target[0..<count]`.
+    public func readTokens(_ split: DataSplit, start: Int, count: Int, into target: inout [Int32]) throws {
+        guard count >= 0, start >= 0, start + count <= tokenCount(split), target.count >= count else {
+            throw DataError.invalidRequest(
+                "\(directory): tokens \(start)..<\(start + count) are outside the \(split.rawValue) split of \(tokenCount(split)) tokens (or the buffer is too small)")
+        }
+        guard count > 0 else { return }
+        try target.withUnsafeMutableBufferPointer { try splits[split]!.read(start: start, count: count, into: $0.baseAddress!) }
+    }
+
+    // MARK: Random windows (training, nanoGPT-style evaluation)
+
+    /// Fills `inputs` and `targets` (each at least `batchSize * blockSize`, row-major
+    /// [batch, block]) with rank `rank`'s micro-step `microStep` of optimizer step `step`.
+    public func trainingBatch(split: DataSplit = .train, seed: UInt64, step: Int, layout: BatchLayout,
+                              rank: Int, microStep: Int, blockSize: Int,
+                              inputs: inout [Int32], targets: inout [Int32]) throws {
+        try randomBatch(split: split, purpose: .training, seed: seed, step: step,
+                        sequences: layout.sequences(rank: rank, microStep: microStep),
+                        blockSize: blockSize, inputs: &inputs, targets: &targets)
+    }
+
+    /// Fills rows `0..<sequences.count` of `inputs`/`targets` with the random windows
+    /// `sequences` of (seed, split, purpose, step). For nanoGPT's `estimate_loss`, use purpose
+    /// `.evaluation` with `step` = an evaluation counter (say `iteration * evalIters + k`), and
+    /// split the sequence indices of each evaluation batch across ranks as training does.
+    public func randomBatch(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
+                            sequences: Range<Int>, blockSize: Int,
+                            inputs: inout [Int32], targets: inout [Int32]) throws {
+        let count = tokenCount(split)
+        try checkWindow(split: split, blockSize: blockSize)
+        let sampler = WindowSampler(seed: seed)
+        for (row, sequence) in sequences.enumerated() {
+            let start = sampler.start(split: split, purpose: purpose, step: step, sequence: sequence,
+                                      tokenCount: count, blockSize: blockSize)
+            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: &inputs, targets: &targets)
+        }
+    }
+
+    /// Where sequence `sequence` of (seed, split, purpose, step) starts (for logs and tests).
+    public func windowStart(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
+                            sequence: Int, blockSize: Int) throws -> Int {
+        try checkWindow(split: split, blockSize: blockSize)
+        return WindowSampler(seed: seed).start(split: split, purpose: purpose, step: step, sequence: sequence,
+                                               tokenCount: tokenCount(split), blockSize: blockSize)
+    }
+
+    // MARK: Deterministic evaluation
+
+    /// Number of non-overlapping windows of `split` (window `i`: inputs tokens `[i*T, i*T+T)`,
+    /// targets the same shifted by one). Spread them over ranks with `EvalWindows.share`.
+    public func evalWindowCount(split: DataSplit, blockSize: Int) -> Int {
+        EvalWindows.count(tokenCount: tokenCount(split), blockSize: blockSize)
+    }
+
+    /// Fills rows `0..<windows.count` of `inputs`/`targets` with evaluation windows `windows`.
+    public func evalBatch(split: DataSplit, windows: Range<Int>, blockSize: Int,
+                          inputs: inout [Int32], targets: inout [Int32]) throws {
+        let available = evalWindowCount(split: split, blockSize: blockSize)
+        guard blockSize > 0, windows.lowerBound >= 0, windows.upperBound <= available else {
+            throw DataError.invalidRequest(
+                "\(directory): evaluation windows \(windows) are outside the \(available) windows of block \(blockSize) in the \(split.rawValue) split")
+        }
+        for (row, i) in windows.enumerated() {
+            try readWindow(split: split, start: i * blockSize, blockSize: blockSize, row: row, inputs: &inputs, targets: &targets)
+        }
+    }
+
+    // MARK: Internals
+
+    private func checkWindow(split: DataSplit, blockSize: Int) throws {
+        let count = tokenCount(split)
+        guard blockSize > 0, count > blockSize else {
+            throw DataError.invalidRequest(
+                "\(directory): the \(split.rawValue) split has \(count) tokens, too few for block size \(blockSize) (needs at least \(blockSize + 1))")
+        }
+    }
+
+    /// Reads tokens `start ... start + blockSize` once and copies them to row `row` of both buffers.
+    private func readWindow(split: DataSplit, start: Int, blockSize: Int, row: Int,
+                            inputs: inout [Int32], targets: inout [Int32]) throws {
+        let end = (row + 1) * blockSize
+        guard inputs.count >= end, targets.count >= end else {
+            throw DataError.invalidRequest("batch buffers hold \(min(inputs.count, targets.count)) tokens; row \(row) of block \(blockSize) needs \(end)")
+        }
+        if window.count < blockSize + 1 { window = [Int32](repeating: 0, count: blockSize + 1) }
+        let reader = splits[split]!
+        try window.withUnsafeMutableBufferPointer { w in
+            try reader.read(start: start, count: blockSize + 1, into: w.baseAddress!)
+            inputs.withUnsafeMutableBufferPointer { dst in
+                (dst.baseAddress! + row * blockSize).update(from: w.baseAddress!, count: blockSize)
+            }
+            targets.withUnsafeMutableBufferPointer { dst in
+                (dst.baseAddress! + row * blockSize).update(from: w.baseAddress! + 1, count: blockSize)
+            }
+        }
+    }
+}

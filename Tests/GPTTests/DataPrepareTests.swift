@@ -1,0 +1,228 @@
+import XCTest
+@testable import GPT
+import TestSupport
+
+/// `DatasetPreparer` → HDF5 shards → `TokenLoader`, on small generated corpora.
+final class DataPrepareTests: XCTestCase {
+    var folder: URL!
+    override func setUpWithError() throws { folder = try makeTemporaryDirectory("data-prepare") }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> String {
+        let url = folder.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    /// A corpus with unicode, "\r\n" and a few thousand characters, as two files in a folder.
+    func makeCorpus() throws -> (inputs: String, text: String) {
+        var a = "", b = ""
+        for i in 0..<120 { a += "Ligne \(i): café, naïve, 日本語 🙂\r\n" }
+        for i in 0..<80 { b += "ROMEO \(i * 7 % 13): O, she doth teach the torches to burn bright!\n" }
+        try write("corpus/b.txt", b)
+        try write("corpus/a.txt", a)
+        return (folder.appendingPathComponent("corpus").path, a + b)
+    }
+
+    func allTokens(_ loader: TokenLoader, _ split: DataSplit) throws -> [Int32] {
+        var buffer = [Int32](repeating: -1, count: loader.tokenCount(split))
+        try loader.readTokens(split, start: 0, count: buffer.count, into: &buffer)
+        return buffer
+    }
+
+    func testShardsConcatenateToTheEncodingOfTheCorpus() throws {
+        let (inputs, text) = try makeCorpus()
+        let out = folder.appendingPathComponent("out").path
+        var options = PrepareOptions(inputs: [inputs], output: out)
+        options.shardTokens = 500
+        options.chunkBytes = 300  // many chunks: the stream is cut and stitched often
+        let summary = try DatasetPreparer.prepare(options, tokenizer: nil)
+        let reference = try CharTokenizer(corpus: text)
+        let expected = try reference.encode(text)
+        let n = text.unicodeScalars.count
+        XCTAssertEqual(summary.trainTokens, Int(Double(n) * 0.9))
+        XCTAssertEqual(summary.trainTokens + summary.valTokens, n)
+        XCTAssertEqual(summary.vocabularySize, reference.vocabularySize)
+        XCTAssertEqual(summary.width, .uint16)
+
+        let loader = try TokenLoader(directory: out)
+        XCTAssertEqual(loader.vocabularySize, reference.vocabularySize)
+        XCTAssertEqual(loader.tokenizer as? CharTokenizer, reference)
+        XCTAssertEqual(loader.tokenCount(.train), summary.trainTokens)
+        XCTAssertEqual(try allTokens(loader, .train) + allTokens(loader, .val), expected)
+        XCTAssertEqual(loader.tokenizer.decode(try allTokens(loader, .train) + allTokens(loader, .val)), text)
+
+        // Shard sizes: all full but the last of each split.
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        let trainShards = (summary.trainTokens + 499) / 500, valShards = (summary.valTokens + 499) / 500
+        XCTAssertEqual(files, ["meta.h5"] + (0..<trainShards).map { ShardSpec.fileName(split: .train, index: $0) }
+                       + (0..<valShards).map { ShardSpec.fileName(split: .val, index: $0) })
+        XCTAssertEqual(summary.shardFiles.count, trainShards + valShards)
+    }
+
+    func testWorkersDoNotChangeTheTokens() throws {
+        let (inputs, _) = try makeCorpus()
+        var results: [[Int32]] = []
+        for workers in [1, 3] {
+            let out = folder.appendingPathComponent("out\(workers)").path
+            var options = PrepareOptions(inputs: [inputs], output: out)
+            options.workers = workers
+            options.chunkBytes = 256
+            options.shardTokens = 1000
+            _ = try DatasetPreparer.prepare(options, tokenizer: nil)
+            let loader = try TokenLoader(directory: out)
+            results.append(try allTokens(loader, .train) + allTokens(loader, .val))
+        }
+        XCTAssertEqual(results[0], results[1])
+    }
+
+    func testZeroValFractionWritesNoValShards() throws {
+        let (inputs, text) = try makeCorpus()
+        let out = folder.appendingPathComponent("out").path
+        var options = PrepareOptions(inputs: [inputs], output: out)
+        options.valFraction = 0
+        let summary = try DatasetPreparer.prepare(options, tokenizer: nil)
+        XCTAssertEqual(summary.trainTokens, text.unicodeScalars.count)
+        XCTAssertEqual(summary.valTokens, 0)
+        let loader = try TokenLoader(directory: out)
+        XCTAssertEqual(loader.tokenCount(.val), 0)
+        XCTAssertEqual(loader.evalWindowCount(split: .val, blockSize: 8), 0)
+    }
+
+    func testLoaderTrainingBatchesMatchTheTokenStream() throws {
+        let (inputs, text) = try makeCorpus()
+        let out = folder.appendingPathComponent("out").path
+        var options = PrepareOptions(inputs: [inputs], output: out)
+        options.shardTokens = 300
+        _ = try DatasetPreparer.prepare(options, tokenizer: nil)
+        let loader = try TokenLoader(directory: out)
+        let stream = try CharTokenizer(corpus: text).encode(text)
+        let layout = BatchLayout(worldSize: 2, microStepsPerRank: 2, batchSize: 3)
+        let block = 64
+        var x = [Int32](repeating: 0, count: 3 * block), y = x
+        for rank in 0..<2 {
+            for micro in 0..<2 {
+                try loader.trainingBatch(seed: 42, step: 9, layout: layout, rank: rank, microStep: micro,
+                                         blockSize: block, inputs: &x, targets: &y)
+                for (row, j) in layout.sequences(rank: rank, microStep: micro).enumerated() {
+                    let start = try loader.windowStart(split: .train, purpose: .training, seed: 42, step: 9, sequence: j, blockSize: block)
+                    XCTAssertEqual(Array(x[(row * block)..<((row + 1) * block)]), Array(stream[start..<(start + block)]))
+                    XCTAssertEqual(Array(y[(row * block)..<((row + 1) * block)]), Array(stream[(start + 1)..<(start + block + 1)]))
+                }
+            }
+        }
+    }
+
+    // MARK: Bad datasets
+
+    func prepared() throws -> String {
+        let (inputs, _) = try makeCorpus()
+        let out = folder.appendingPathComponent("out").path
+        var options = PrepareOptions(inputs: [inputs], output: out)
+        options.shardTokens = 1000
+        _ = try DatasetPreparer.prepare(options, tokenizer: nil)
+        return out
+    }
+
+    func assertLoaderError(_ directory: String, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try TokenLoader(directory: directory), file: file, line: line) { error in
+            let text = "\(error)"
+            XCTAssertFalse(text.contains("\n"), text, file: file, line: line)
+            for fragment in fragments {
+                XCTAssertTrue(text.contains(fragment), "\(fragment) not in: \(text)", file: file, line: line)
+            }
+        }
+    }
+
+    func testFolderWithoutMetaIsNotADataset() throws {
+        let empty = folder.appendingPathComponent("empty").path
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        assertLoaderError(empty, [empty, "meta.h5"])
+        assertLoaderError(folder.appendingPathComponent("nowhere").path, ["nowhere"])
+    }
+
+    func testTruncatedShardIsNamed() throws {
+        let out = try prepared()
+        let shard = URL(fileURLWithPath: out).appendingPathComponent("train_000001.h5")
+        let bytes = try Data(contentsOf: shard)
+        try bytes.prefix(bytes.count - 700).write(to: shard)
+        assertLoaderError(out, ["train_000001.h5"])
+    }
+
+    func testGarbageShardIsNamed() throws {
+        let out = try prepared()
+        try Data("not hdf5 at all".utf8).write(to: URL(fileURLWithPath: out).appendingPathComponent("val_000000.h5"))
+        assertLoaderError(out, ["val_000000.h5"])
+    }
+
+    func testMissingShardIsNamed() throws {
+        let out = try prepared()
+        try FileManager.default.removeItem(atPath: URL(fileURLWithPath: out).appendingPathComponent("train_000002.h5").path)
+        assertLoaderError(out, ["train_000002.h5"])
+    }
+
+    func testShardFromAnotherDatasetIsRefused() throws {
+        let out = try prepared()
+        // Same layout, different vocabulary: a corpus of other characters.
+        try write("other/x.txt", String(repeating: "xyz xyz zzz\n", count: 400))
+        let other = folder.appendingPathComponent("other-out").path
+        var options = PrepareOptions(inputs: [folder.appendingPathComponent("other/x.txt").path], output: other)
+        options.shardTokens = 1000
+        _ = try DatasetPreparer.prepare(options, tokenizer: nil)
+        let name = "train_000000.h5"
+        let target = URL(fileURLWithPath: out).appendingPathComponent(name)
+        try FileManager.default.removeItem(at: target)
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: other).appendingPathComponent(name), to: target)
+        assertLoaderError(out, [name])
+    }
+
+    func testPrepareCleansUpWhenEncodingFails() throws {
+        try write("in/a.txt", "good text\n")
+        var bad = Array("more text ".utf8); bad.append(0xFF)
+        try Data(bad).write(to: folder.appendingPathComponent("in/b.txt"))
+        let out = folder.appendingPathComponent("out").path
+        XCTAssertThrowsError(try DatasetPreparer.prepare(PrepareOptions(inputs: [folder.appendingPathComponent("in").path], output: out), tokenizer: nil)) { error in
+            XCTAssertEqual("\(error)", "\(self.folder.appendingPathComponent("in/b.txt").path): not UTF-8 text (invalid byte at offset 10)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        // An existing empty folder is used, and left (empty) after a failure.
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+        XCTAssertThrowsError(try DatasetPreparer.prepare(PrepareOptions(inputs: [folder.appendingPathComponent("in").path], output: out), tokenizer: nil))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out), [])
+    }
+
+    // MARK: Tiny Shakespeare (nanoGPT's numbers)
+
+    /// `../shared/data/tinyshakespeare.txt` next to the package, or `/work/shared/data/...`.
+    static var tinyShakespeare: String? {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let candidates = [packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/tinyshakespeare.txt").path,
+                          "/work/shared/data/tinyshakespeare.txt"]
+        return candidates.first { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    func testTinyShakespeareGivesNanoGPTCounts() throws {
+        guard let input = Self.tinyShakespeare else {
+            throw XCTSkip("tinyshakespeare.txt not found in ../shared/data or /work/shared/data (data file absent on this machine)")
+        }
+        let out = folder.appendingPathComponent("shakespeare_char").path
+        let summary = try DatasetPreparer.prepare(PrepareOptions(inputs: [input], output: out), tokenizer: nil)
+        XCTAssertEqual(summary.vocabularySize, 65)
+        XCTAssertEqual(summary.trainTokens, 1_003_854)
+        XCTAssertEqual(summary.valTokens, 111_540)
+        let loader = try TokenLoader(directory: out)
+        XCTAssertEqual(loader.tokenCount(.train), 1_003_854)
+        XCTAssertEqual(loader.tokenCount(.val), 111_540)
+        let tokenizer = try XCTUnwrap(loader.tokenizer as? CharTokenizer)
+        XCTAssertEqual(tokenizer.vocabulary, "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        // nanoGPT: encode("First Citizen") with stoi of sorted(set(text)).
+        var first = [Int32](repeating: 0, count: 13)
+        try loader.readTokens(.train, start: 0, count: 13, into: &first)
+        XCTAssertEqual(first, [18, 47, 56, 57, 58, 1, 15, 47, 58, 47, 64, 43, 52])
+        var lastVal = [Int32](repeating: 0, count: 1)
+        try loader.readTokens(.val, start: 111_539, count: 1, into: &lastVal)
+        XCTAssertEqual(tokenizer.decode(lastVal), "\n")
+    }
+}
