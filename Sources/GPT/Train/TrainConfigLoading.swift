@@ -14,6 +14,9 @@ public struct ConfigSources: Sendable, Equatable {
 
     mutating func record(_ key: String, _ source: String) { byKey[key] = source }
 
+    /// True when a file or an override set `key` (false when it has its default).
+    public func isSet(_ key: String) -> Bool { byKey[key] != nil }
+
     /// For a problem between several keys: the `--set` that touched one of them, else the file
     /// line of the first one that is set, else the default source.
     public func source(ofAny keys: [String]) -> String {
