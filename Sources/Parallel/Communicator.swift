@@ -41,21 +41,23 @@ public protocol Communicator: AnyObject, Sendable {
     /// Replaces `buffer` on every rank with the element-wise reduction over ranks (in place).
     func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReductionOp) throws
 
-    /// Starts an in-place allreduce and returns at once. `buffer` must stay allocated and must
-    /// not be read or written until the request's `wait()` returns (or `test()` returns true).
+    /// Starts an in-place allreduce (`MPI_Iallreduce`) and returns at once. `buffer` must stay
+    /// allocated and must not be read or written until the request's `wait()` returns (or
+    /// `test()` returns true). Open MPI moves data mostly inside MPI calls, so calling `test()`
+    /// now and then while computing is what makes the transfer overlap the computation.
     func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>,
                                               op: ReductionOp) throws -> CollectiveRequest
 
     /// Reduce-scatter (`MPI_Reduce_scatter_block`): `input` holds `size` blocks of `n` elements
     /// (`input.count == size * output.count`); block `r` is reduced element-wise over all ranks
-    /// and the result lands in `output` (n elements) on rank `r`.
+    /// and the result lands in `output` (n elements) on rank `r`. `output` must not overlap `input`.
     func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                              into output: UnsafeMutableBufferPointer<T>,
                                              op: ReductionOp) throws
 
     /// Allgather: every rank contributes `input` (n elements, the same n on every rank) and
     /// receives in `output` (`size * n` elements) all contributions in rank order: rank `r`'s
-    /// input at `output[r*n ..< (r+1)*n]`.
+    /// input at `output[r*n ..< (r+1)*n]`. `input` must not overlap `output`.
     func allgather<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                          into output: UnsafeMutableBufferPointer<T>) throws
 

@@ -40,10 +40,12 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func barrier() throws {
+        try ensureRunning("MPI_Barrier")
         try MPIRuntime.check(MPI_Barrier(comm), "MPI_Barrier")
     }
 
     public func broadcast<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+        try ensureRunning("MPI_Bcast")
         guard let base = buffer.baseAddress else { return }
         try forEachChunk(count: buffer.count) { offset, n in
             try MPIRuntime.check(MPI_Bcast(base + offset, n, T.collectiveDatatype.mpi, Int32(clamping: root), comm),
@@ -52,6 +54,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReductionOp) throws {
+        try ensureRunning("MPI_Allreduce")
         guard let base = buffer.baseAddress else { return }
         try forEachChunk(count: buffer.count) { offset, n in
             try MPIRuntime.check(MPI_Allreduce(UnsafeRawPointer(cmpi_in_place()), base + offset, n,
@@ -63,6 +66,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>,
                                                      op: ReductionOp) throws -> CollectiveRequest {
+        try ensureRunning("MPI_Iallreduce")
         guard let base = buffer.baseAddress else { return CompletedRequest() }
         var requests: [MPI_Request?] = []
         do {
@@ -85,6 +89,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                                     into output: UnsafeMutableBufferPointer<T>,
                                                     op: ReductionOp) throws {
+        try ensureRunning("MPI_Reduce_scatter_block")
         try CollectiveChecks.reduceScatter(inputCount: input.count, outputCount: output.count, size: size)
         guard let source = input.baseAddress, let target = output.baseAddress else { return }
         let n = output.count
@@ -107,6 +112,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func allgather<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                                 into output: UnsafeMutableBufferPointer<T>) throws {
+        try ensureRunning("MPI_Allgather")
         try CollectiveChecks.allgather(inputCount: input.count, outputCount: output.count, size: size)
         guard let source = input.baseAddress, let target = output.baseAddress else { return }
         let n = input.count
@@ -115,7 +121,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             try MPIRuntime.check(MPI_Allgather(source, Int32(n), type, target, Int32(n), type, comm), "MPI_Allgather")
         } else {
             // Blocks too long for one call: each rank broadcasts its block, in chunks.
-            (target + rank * n).update(from: source, count: n)
+            if UnsafePointer(target + rank * n) != source { (target + rank * n).update(from: source, count: n) }
             for root in 0..<size {
                 try broadcast(UnsafeMutableBufferPointer(start: target + root * n, count: n), root: root)
             }
@@ -125,6 +131,13 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func abort(code: Int32) -> Never {
         MPI_Abort(comm, code)
         exit(code)
+    }
+
+    /// Throws instead of calling MPI after `MPI_Finalize` (which Open MPI answers by aborting).
+    private func ensureRunning(_ operation: String) throws {
+        if MPIRuntime.isFinalized {
+            throw MPIError(operation: operation, code: -1, message: "MPI was already finalized in this process")
+        }
     }
 
     /// Calls `body` for consecutive pieces of at most `maxElementsPerCall` elements.

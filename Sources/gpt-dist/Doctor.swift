@@ -16,24 +16,25 @@ struct Doctor: ParsableCommand {
     @Option(help: "Timed allreduces of the 16 MiB buffer for the bandwidth figure.")
     var repetitions: Int = 10
 
+    @Option(help: .hidden)  // Lets the tests see one rank's failure fail every rank.
+    var simulateFailureOnRank: Int?
+
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
     }
 
     func run() throws {
         let launch = LaunchEnvironment.detect()
-        let comm: any Communicator
-        do {
-            comm = try World.communicator()
-        } catch {
-            throw ValidationError("cannot start MPI under \(launch.launcher.rawValue): \(error)")
-        }
+        let comm = try World.communicator()
         defer { World.finalize() }
 
         var failures: [String] = []
+        if simulateFailureOnRank == comm.rank { failures.append("simulated failure (--simulate-failure-on-rank)") }
         let selfCheck = allreduceSelfCheck(comm, failures: &failures)
         let bandwidth = measureBandwidth(comm, failures: &failures)
-        let threads = threadsPerRank(localSize: comm.localSize)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let allowed = allowedCoreCount()
+        let threads = threadsPerRank(localSize: comm.localSize, cores: cores, allowedCores: allowed)
         let ranks = gatherRankRows(comm, threads: threads, ok: failures.isEmpty, failures: &failures)
 
         // Every rank learns whether any rank failed, so all of them exit with the same status.
@@ -45,7 +46,8 @@ struct Doctor: ParsableCommand {
             report.add("swift compiler", "\(swiftCompilerVersion) (language mode \(swiftLanguageMode))")
             report.add("platform", platformDescription)
             report.add("host", ProcessInfo.processInfo.hostName)
-            report.add("cpu count", "\(ProcessInfo.processInfo.activeProcessorCount) active of \(ProcessInfo.processInfo.processorCount)")
+            report.add("cpu count", "\(cores) active of \(ProcessInfo.processInfo.processorCount), "
+                + (allowed.map { "\($0) allowed for rank 0 (affinity)" } ?? "affinity unknown"))
             report.add("openblas", openBLASConfig)
             report.add("openblas core", openBLASCore)
             report.add("openblas threads", "\(openblas_get_num_threads()) (OpenBLAS's current setting)")
@@ -61,7 +63,8 @@ struct Doctor: ParsableCommand {
             report.add("size", "\(comm.size)")
             report.add("local rank", "\(comm.localRank)")
             report.add("local size", "\(comm.localSize) (ranks on this node)")
-            report.add("threads per rank", "\(threads) (cores \(ProcessInfo.processInfo.activeProcessorCount) / local ranks \(comm.localSize), at least 1)")
+            report.add("threads per rank", "\(threads) (cores \(cores) / local ranks \(comm.localSize), "
+                + "at most the \(allowed.map(String.init) ?? "?") allowed, at least 1)")
             report.add("allreduce check", selfCheck)
             report.add("allreduce 16 MiB", bandwidth)
             for row in ranks { report.add("rank \(row.rank)", row.description) }

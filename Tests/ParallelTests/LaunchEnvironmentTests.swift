@@ -52,11 +52,23 @@ final class LaunchEnvironmentTests: XCTestCase {
     }
 
     func testThreadsPerRankSharesTheCores() {
-        XCTAssertEqual(threadsPerRank(localSize: 1, cores: 8), 8)
-        XCTAssertEqual(threadsPerRank(localSize: 3, cores: 8), 2)
-        XCTAssertEqual(threadsPerRank(localSize: 4, cores: 2), 1)
-        XCTAssertEqual(threadsPerRank(localSize: 0, cores: 4), 4)
-        XCTAssertEqual(threadsPerRank(localSize: 2, cores: 0), 1)
+        XCTAssertEqual(threadsPerRank(localSize: 1, cores: 8, allowedCores: 8), 8)
+        XCTAssertEqual(threadsPerRank(localSize: 3, cores: 8, allowedCores: 8), 2)
+        XCTAssertEqual(threadsPerRank(localSize: 4, cores: 2, allowedCores: 2), 1)
+        XCTAssertEqual(threadsPerRank(localSize: 0, cores: 4, allowedCores: 4), 4)
+        XCTAssertEqual(threadsPerRank(localSize: 2, cores: 0, allowedCores: nil), 1)
+        // Bound to fewer cores than its share: use only those.
+        XCTAssertEqual(threadsPerRank(localSize: 1, cores: 8, allowedCores: 1), 1)
+        XCTAssertEqual(threadsPerRank(localSize: 4, cores: 16, allowedCores: 8), 4)
+        XCTAssertEqual(threadsPerRank(localSize: 2, cores: 8, allowedCores: nil), 4)
+    }
+
+    func testAllowedCoresFromProcStatus() {
+        XCTAssertEqual(allowedCoreCount(procStatus: "Name:\tx\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n"), 2)
+        XCTAssertEqual(allowedCoreCount(procStatus: "Cpus_allowed:\tffffffff,00000001\n"), 33)
+        XCTAssertEqual(allowedCoreCount(procStatus: "Cpus_allowed:\t2\n"), 1)
+        XCTAssertNil(allowedCoreCount(procStatus: "Name:\tx\n"))
+        XCTAssertNil(allowedCoreCount(procStatus: "Cpus_allowed:\tzz\n"))
     }
 
     /// The test process is not launched by mpirun, so the world is local and MPI stays off.

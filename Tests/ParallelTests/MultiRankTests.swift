@@ -1,3 +1,4 @@
+@testable import Parallel
 import TestSupport
 import XCTest
 
@@ -100,11 +101,39 @@ final class MultiRankTests: XCTestCase {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         for r in 0..<np {
             let row = try XCTUnwrap(fields["rank \(r)"], result.output)
+            // mpirun runs with --bind-to none here, so each rank may use every core.
             XCTAssertTrue(row.contains("local rank \(r) of \(np), threads \(max(1, cores / np)), checks ok"), row)
         }
         XCTAssertEqual(fields["result"], "ok")
         // Only rank 0 prints the report.
         XCTAssertEqual(result.stdout.components(separatedBy: "gpt-dist doctor").count, 2, result.output)
+    }
+
+    /// A failure on rank 1 alone makes rank 0 report it and exit non-zero too.
+    func testDoctorFailureOnOneRankFailsTheJob() throws {
+        let result = try mpirun(np: 3, "gpt-dist", ["doctor", "--repetitions", "1", "--simulate-failure-on-rank", "1"])
+        XCTAssertNotEqual(result.status, 0, result.output)
+        let fields = doctorFields(result.stdout)
+        XCTAssertEqual(fields["result"], "FAILED", result.output)
+        XCTAssertTrue(fields["rank 0"]?.hasSuffix("checks ok") == true, result.output)
+        XCTAssertTrue(fields["rank 1"]?.hasSuffix("checks FAILED") == true, result.output)
+        XCTAssertTrue(fields["rank 2"]?.hasSuffix("checks ok") == true, result.output)
+        XCTAssertTrue(result.stderr.contains("gpt-dist doctor: rank 1: simulated failure"), result.output)
+    }
+
+    /// One rank under mpirun bound to one core: MPI runs with size 1, and the rank uses one
+    /// thread although the node has more cores.
+    func testDoctorBoundToOneCoreUsesOneThread() throws {
+        let mpirun = try XCTUnwrap(mpirunURL, "mpirun not found on PATH")
+        let result = try TestSupport.run(mpirun, ["-np", "1", "--bind-to", "core", productURL("gpt-dist").path, "doctor"])
+        XCTAssertEqual(result.status, 0, result.output)
+        let fields = doctorFields(result.stdout)
+        XCTAssertEqual(fields["size"], "1", result.output)
+        XCTAssertTrue(fields["mpi initialized"]?.hasPrefix("yes") == true, result.output)
+        XCTAssertTrue(fields["cpu count"]?.hasSuffix(", 1 allowed for rank 0 (affinity)") == true, result.output)
+        XCTAssertTrue(fields["threads per rank"]?.hasPrefix("1 (") == true, result.output)
+        XCTAssertEqual(fields["allreduce 16 MiB"], "not measured (one rank: nothing to move)")
+        XCTAssertEqual(fields["result"], "ok")
     }
 
     func testDoctorWithoutMpirunIsOneRankAndDoesNotStartMPI() throws {
@@ -117,7 +146,9 @@ final class MultiRankTests: XCTestCase {
         XCTAssertEqual(fields["mpi initialized"], "no (not started: no mpirun/srun detected, running as one rank)")
         XCTAssertEqual(fields["allreduce check"], "ok (sum of ranks = 0 expected, right on 1 of 1 ranks)")
         XCTAssertEqual(fields["result"], "ok")
-        XCTAssertEqual(fields["threads per rank"]?.hasPrefix("\(ProcessInfo.processInfo.activeProcessorCount) "), true)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let threads = min(cores, allowedCoreCount() ?? cores)  // the child inherits this process's affinity
+        XCTAssertEqual(fields["threads per rank"]?.hasPrefix("\(threads) (cores \(cores) / local ranks 1"), true, result.output)
     }
 
     func testParallelCheckWithoutMpirunRunsAsOneLocalRank() throws {

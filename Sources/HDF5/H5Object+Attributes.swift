@@ -1,0 +1,243 @@
+import CHDF5
+import Foundation
+
+/// Attributes: small named values attached to a file (its root group), a group or a dataset.
+///
+/// In errors about one attribute the object is written `"<path> attribute '<name>'"`.
+extension H5Object {
+    /// Reads attribute `name` as `V`, checking the stored kind (see ``HDF5AttributeConvertible``).
+    /// Reads both variable- and fixed-length strings (h5py writes variable-length ones).
+    public func attribute<V: HDF5AttributeConvertible>(_ name: String, as type: V.Type = V.self) throws -> V {
+        try withHDF5 {
+            let stored = try attributeValue(name)
+            guard let value = V(hdf5AttributeValue: stored) else {
+                throw HDF5Error.wrongElementType(file: filePath, object: attributeLabel(name),
+                                                 expected: V.hdf5AttributeKind, found: stored.kindDescription)
+            }
+            return value
+        }
+    }
+
+    /// Reads attribute `name` as whatever it holds.
+    public func attributeValue(_ name: String) throws -> HDF5AttributeValue {
+        try withHDF5 {
+            let id = try liveID()
+            guard try hasAttribute(name) else {
+                throw HDF5Error.attributeNotFound(file: filePath, object: path, name: name)
+            }
+            let attributeID = H5Aopen(id, name, chdf5_p_default())
+            guard attributeID >= 0 else { throw readFailure(name, "cannot open attribute") }
+            defer { _ = H5Aclose(attributeID) }
+            return try readAttribute(attributeID, name)
+        }
+    }
+
+    /// Stores `value` as attribute `name`, replacing any existing attribute of that name.
+    public func setAttribute<V: HDF5AttributeConvertible>(_ name: String, _ value: V) throws {
+        try withHDF5 {
+            let id = try liveID()
+            guard !name.isEmpty else {
+                throw HDF5Error.invalidArgument(file: filePath, object: path, message: "empty attribute name")
+            }
+            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            if try hasAttribute(name) {
+                guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot replace attribute") }
+            }
+            try writeAttribute(id, name, value.hdf5AttributeValue)
+        }
+    }
+
+    /// Whether the object has an attribute called `name`.
+    public func hasAttribute(_ name: String) throws -> Bool {
+        try withHDF5 {
+            let found = H5Aexists(try liveID(), name)
+            guard found >= 0 else { throw readFailure(name, "cannot look up attribute") }
+            return found > 0
+        }
+    }
+
+    /// Names of the object's attributes, in name order.
+    public func attributeNames() throws -> [String] {
+        try withHDF5 {
+            let id = try liveID()
+            var info = H5O_info_t()
+            guard H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)) >= 0 else {
+                throw HDF5Error.readFailed(file: filePath, object: path, reason: reason("cannot count attributes"))
+            }
+            return try (0..<info.num_attrs).map { index in
+                let length = H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, chdf5_p_default())
+                guard length >= 0 else {
+                    throw HDF5Error.readFailed(file: filePath, object: path, reason: reason("cannot read attribute name"))
+                }
+                var bytes = [CChar](repeating: 0, count: Int(length) + 1)
+                guard H5Aget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &bytes, bytes.count,
+                                         chdf5_p_default()) >= 0 else {
+                    throw HDF5Error.readFailed(file: filePath, object: path, reason: reason("cannot read attribute name"))
+                }
+                return String(cString: bytes)
+            }
+        }
+    }
+
+    /// Removes attribute `name`.
+    public func deleteAttribute(_ name: String) throws {
+        try withHDF5 {
+            let id = try liveID()
+            guard try hasAttribute(name) else {
+                throw HDF5Error.attributeNotFound(file: filePath, object: path, name: name)
+            }
+            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot delete attribute") }
+        }
+    }
+
+    // MARK: - Internals (called under the lock)
+
+    private func attributeLabel(_ name: String) -> String { "\(path) attribute '\(name)'" }
+
+    private func readFailure(_ name: String, _ fallback: String) -> HDF5Error {
+        HDF5Error.readFailed(file: filePath, object: attributeLabel(name), reason: reason(fallback))
+    }
+
+    private func writeFailure(_ name: String, _ fallback: String) -> HDF5Error {
+        HDF5Error.writeFailed(file: filePath, object: attributeLabel(name), reason: reason(fallback))
+    }
+
+    private func readAttribute(_ attributeID: hid_t, _ name: String) throws -> HDF5AttributeValue {
+        let typeID = H5Aget_type(attributeID)
+        guard typeID >= 0 else { throw readFailure(name, "cannot get attribute type") }
+        defer { _ = H5Tclose(typeID) }
+        let space = H5Aget_space(attributeID)
+        guard space >= 0 else { throw readFailure(name, "cannot get attribute dataspace") }
+        defer { _ = H5Sclose(space) }
+        let isScalar = H5Sget_simple_extent_type(space) == H5S_SCALAR
+        let points = H5Sget_simple_extent_npoints(space)
+        guard points >= 0 else { throw readFailure(name, "cannot count attribute elements") }
+        let count = Int(points)
+
+        func readNumbers<T: HDF5Scalar & Numeric>(_: T.Type) throws -> [T] {
+            var values = [T](repeating: 0, count: count)
+            if count > 0 {
+                let status = values.withUnsafeMutableBytes { H5Aread(attributeID, T.hdf5NativeTypeID, $0.baseAddress) }
+                guard status >= 0 else {
+                    throw readFailure(name, "cannot read attribute")
+                }
+            }
+            return values
+        }
+
+        let element = HDF5ElementType.of(typeID: typeID)
+        if element.isInteger {
+            let values = try readNumbers(Int64.self).map { Int($0) }
+            return isScalar ? .int(values[0]) : .ints(values)
+        }
+        if element == .float64 || (element == .float32 && isScalar) {
+            let values = try readNumbers(Double.self)
+            return isScalar ? .double(values[0]) : .doubles(values)
+        }
+        if element == .float32 {
+            return .floats(try readNumbers(Float.self))
+        }
+        if element == .string {
+            let values = try readStrings(attributeID, typeID, space, count: count, name: name)
+            return isScalar ? .string(values[0]) : .strings(values)
+        }
+        throw HDF5Error.wrongElementType(file: filePath, object: attributeLabel(name),
+                                         expected: "an integer, number or string", found: element.description)
+    }
+
+    private func readStrings(_ attributeID: hid_t, _ typeID: hid_t, _ space: hid_t, count: Int,
+                             name: String) throws -> [String] {
+        guard count > 0 else { return [] }
+        let memoryType = H5Tcopy(typeID)
+        guard memoryType >= 0 else { throw readFailure(name, "cannot copy string type") }
+        defer { _ = H5Tclose(memoryType) }
+
+        if H5Tis_variable_str(typeID) > 0 {
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+            guard H5Aread(attributeID, memoryType, &pointers) >= 0 else {
+                throw readFailure(name, "cannot read variable-length string attribute")
+            }
+            let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
+            _ = H5Dvlen_reclaim(memoryType, space, chdf5_p_default(), &pointers)
+            return strings
+        }
+
+        let size = H5Tget_size(typeID)
+        guard size > 0 else { return Array(repeating: "", count: count) }
+        var bytes = [UInt8](repeating: 0, count: size * count)
+        guard H5Aread(attributeID, memoryType, &bytes) >= 0 else {
+            throw readFailure(name, "cannot read fixed-length string attribute")
+        }
+        let spacePadded = H5Tget_strpad(typeID) == H5T_STR_SPACEPAD
+        return (0..<count).map { index in
+            var field = bytes[(index * size)..<((index + 1) * size)]
+            if let end = field.firstIndex(of: 0) { field = field[..<end] }
+            if spacePadded { while field.last == 0x20 { field = field.dropLast() } }
+            return String(decoding: field, as: UTF8.self)
+        }
+    }
+
+    private func writeAttribute(_ id: hid_t, _ name: String, _ value: HDF5AttributeValue) throws {
+        switch value {
+        case .int(let value): try writeNumbers(id, name, [Int64(value)], scalar: true)
+        case .ints(let values): try writeNumbers(id, name, values.map { Int64($0) }, scalar: false)
+        case .double(let value): try writeNumbers(id, name, [value], scalar: true)
+        case .doubles(let values): try writeNumbers(id, name, values, scalar: false)
+        case .floats(let values): try writeNumbers(id, name, values, scalar: false)
+        case .string(let value): try writeStrings(id, name, [value], scalar: true)
+        case .strings(let values): try writeStrings(id, name, values, scalar: false)
+        }
+    }
+
+    /// A scalar dataspace, a 1-D one of `count` elements, or a null one for an empty array.
+    private func attributeSpace(_ name: String, count: Int, scalar: Bool) throws -> hid_t {
+        let space: hid_t
+        if scalar {
+            space = H5Screate(H5S_SCALAR)
+        } else if count == 0 {
+            space = H5Screate(H5S_NULL)
+        } else {
+            var dims = [hsize_t(count)]
+            space = H5Screate_simple(1, &dims, nil)
+        }
+        guard space >= 0 else { throw writeFailure(name, "cannot create attribute dataspace") }
+        return space
+    }
+
+    private func writeNumbers<T: HDF5Scalar>(_ id: hid_t, _ name: String, _ values: [T], scalar: Bool) throws {
+        let space = try attributeSpace(name, count: values.count, scalar: scalar)
+        defer { _ = H5Sclose(space) }
+        let attributeID = H5Acreate2(id, name, T.hdf5NativeTypeID, space, chdf5_p_default(), chdf5_p_default())
+        guard attributeID >= 0 else { throw writeFailure(name, "cannot create attribute") }
+        defer { _ = H5Aclose(attributeID) }
+        if values.isEmpty { return }
+        let status = values.withUnsafeBytes { H5Awrite(attributeID, T.hdf5NativeTypeID, $0.baseAddress) }
+        guard status >= 0 else {
+            throw writeFailure(name, "cannot write attribute")
+        }
+    }
+
+    /// Writes variable-length UTF-8 strings, as h5py does.
+    private func writeStrings(_ id: hid_t, _ name: String, _ values: [String], scalar: Bool) throws {
+        let space = try attributeSpace(name, count: values.count, scalar: scalar)
+        defer { _ = H5Sclose(space) }
+        let stringType = H5Tcopy(chdf5_t_c_s1())
+        guard stringType >= 0 else { throw writeFailure(name, "cannot create string type") }
+        defer { _ = H5Tclose(stringType) }
+        guard H5Tset_size(stringType, chdf5_t_variable()) >= 0,
+              H5Tset_cset(stringType, H5T_CSET_UTF8) >= 0 else {
+            throw writeFailure(name, "cannot create string type")
+        }
+        let attributeID = H5Acreate2(id, name, stringType, space, chdf5_p_default(), chdf5_p_default())
+        guard attributeID >= 0 else { throw writeFailure(name, "cannot create attribute") }
+        defer { _ = H5Aclose(attributeID) }
+        if values.isEmpty { return }
+        // HDF5 copies the strings during the write; keep C copies alive until then.
+        var pointers = values.map { UnsafePointer<CChar>(strdup($0)) }
+        defer { pointers.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+        guard H5Awrite(attributeID, stringType, &pointers) >= 0 else {
+            throw writeFailure(name, "cannot write attribute")
+        }
+    }
+}

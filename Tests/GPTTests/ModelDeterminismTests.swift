@@ -1,0 +1,83 @@
+import XCTest
+@testable import GPT
+
+/// Same seed, same run: initialisation, dropout masks and AdamW steps are bit-reproducible.
+final class ModelDeterminismTests: XCTestCase {
+    /// Trains a fresh model a few steps with dropout and returns every loss and the final weights.
+    private func train(seed: UInt64, threads: Int, steps: Int = 4) throws -> (losses: [Float], weights: [Float]) {
+        let config = GPTConfig(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 13, bias: true, dropout: 0.2)
+        let model = try GPTModel(config: config, seed: seed, threads: threads)
+        let optimizer = AdamW(model: model, beta2: 0.99)
+        var losses: [Float] = []
+        for _ in 0..<steps {
+            model.zeroGradients()
+            let inputs = randomTokens(24, vocab: 13, seed: 1), targets = randomTokens(24, vocab: 13, seed: 2)
+            losses.append(try model.forward(inputs: inputs, targets: targets, batchSize: 3, sequenceLength: 8))
+            model.backward()
+            model.clipGradients(maxNorm: 1)
+            optimizer.step(model: model, learningRate: 1e-2)
+        }
+        return (losses, Array(model.parameters))
+    }
+
+    func testSameSeedGivesBitIdenticalTraining() throws {
+        let first = try train(seed: 42, threads: 2), second = try train(seed: 42, threads: 2)
+        XCTAssertEqual(first.losses, second.losses)
+        XCTAssertEqual(first.weights, second.weights)
+        let other = try train(seed: 43, threads: 2)
+        XCTAssertNotEqual(first.losses, other.losses, "a different seed gives a different run")
+        XCTAssertLessThan(first.losses.last!, first.losses.first!, "training lowers the loss")
+    }
+
+    func testDropoutIsActiveOnlyInTrainingMode() throws {
+        let model = try makeTinyModel(dropout: 0.3)
+        let inputs = randomTokens(12, vocab: 11, seed: 8), targets = randomTokens(12, vocab: 11, seed: 9)
+        model.isTraining = false
+        let eval1 = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        let eval2 = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        XCTAssertEqual(eval1, eval2)
+        model.isTraining = true
+        let train1 = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        let train2 = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        XCTAssertNotEqual(train1, eval1)
+        XCTAssertNotEqual(train1, train2, "each training pass draws new masks")
+
+        // Restoring the generator's state replays the same masks.
+        let saved = model.dropoutGenerator
+        let replay1 = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        model.dropoutGenerator = try RandomGenerator(state: saved.state)
+        let replay2 = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        XCTAssertEqual(replay1, replay2)
+    }
+
+    func testDropoutGradientsMatchFiniteDifferencesWithFixedMasks() throws {
+        // With the dropout key fixed, the loss is a smooth function of the weights: check the
+        // backward pass's masks are the forward pass's.
+        let model = try makeTinyModel(dropout: 0.25)
+        let inputs = randomTokens(12, vocab: 11, seed: 10), targets = randomTokens(12, vocab: 11, seed: 11)
+        let saved = model.dropoutGenerator
+        func loss() throws -> Float {
+            model.dropoutGenerator = saved
+            return try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        }
+        model.zeroGradients()
+        _ = try loss()
+        model.backward()
+        let analytic = Array(model.gradients)
+        var rng = RandomGenerator(seed: 12)
+        let eps: Float = 1e-2
+        for tensor in model.layout.tensors {
+            for _ in 0..<2 {
+                let i = tensor.offset + Int(rng.next() % UInt64(tensor.count))
+                let keep = model.parameters[i]
+                model.parameters[i] = keep + eps
+                let plus = try loss()
+                model.parameters[i] = keep - eps
+                let minus = try loss()
+                model.parameters[i] = keep
+                let numeric = (plus - minus) / (2 * eps)
+                XCTAssertEqual(analytic[i], numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), tensor.name)
+            }
+        }
+    }
+}
