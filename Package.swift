@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
 
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "TestSupport"]),
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "HDF5", "Parallel", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),

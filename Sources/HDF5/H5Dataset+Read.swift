@@ -4,7 +4,7 @@ extension H5Dataset {
     /// - Parameter conversion: which stored element types are accepted for `T`; e.g.
     ///   `try tokens.read(as: Int32.self, conversion: .lossless)` reads uint16 tokens as Int32.
     public func read<T: HDF5Scalar>(as type: T.Type = T.self, conversion: HDF5Conversion = .exact) throws -> [T] {
-        try withHDF5 { try readArray(.all, count: try elementCount, conversion: conversion) }
+        try readArray(.all, conversion: conversion)
     }
 
     /// Reads the whole dataset into `buffer`, which must hold exactly ``elementCount`` elements.
@@ -18,11 +18,7 @@ extension H5Dataset {
     /// elements `offset..<offset+count`), without loading the rest of the dataset.
     public func read<T: HDF5Scalar>(offset: Int, count: Int, as type: T.Type = T.self,
                                     conversion: HDF5Conversion = .exact) throws -> [T] {
-        try withHDF5 {
-            let rowSize = try shape.dropFirst().reduce(1, *)
-            return try readArray(.rows(offset: offset, count: count), count: count.multipliedReportingOverflow(by: rowSize).partialValue,
-                                 conversion: conversion)
-        }
+        try readArray(.rows(offset: offset, count: count), conversion: conversion)
     }
 
     /// Reads `count` rows from row `offset` into `buffer` (which must hold exactly that many elements).
@@ -36,8 +32,7 @@ extension H5Dataset {
     /// row-major order.
     public func read<T: HDF5Scalar>(start: [Int], count: [Int], as type: T.Type = T.self,
                                     conversion: HDF5Conversion = .exact) throws -> [T] {
-        let total = count.allSatisfy { $0 >= 0 } ? count.reduce(1, *) : 0
-        return try readArray(.block(start: start, count: count), count: total, conversion: conversion)
+        try readArray(.block(start: start, count: count), conversion: conversion)
     }
 
     /// Reads the N-D block at `start`/`count` into `buffer` (which must hold exactly its elements).
@@ -47,13 +42,16 @@ extension H5Dataset {
                      capacity: buffer.count, type: T.self, conversion: conversion)
     }
 
-    /// Reads a selection into a new array of `count` elements without zero-filling it first.
-    private func readArray<T: HDF5Scalar>(_ selection: Selection, count: Int,
-                                          conversion: HDF5Conversion) throws -> [T] {
-        try [T](unsafeUninitializedCapacity: max(0, count)) { buffer, initialized in
-            try transfer(.read, selection, buffer: UnsafeMutableRawPointer(buffer.baseAddress), capacity: count,
-                         type: T.self, conversion: conversion)
-            initialized = count
+    /// Reads a selection into a new array without zero-filling it first. The selection is
+    /// checked against the extent before anything is allocated.
+    private func readArray<T: HDF5Scalar>(_ selection: Selection, conversion: HDF5Conversion) throws -> [T] {
+        try withHDF5 {
+            let count = try selectedCount(selection)
+            return try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                try transfer(.read, selection, buffer: UnsafeMutableRawPointer(buffer.baseAddress), capacity: count,
+                             type: T.self, conversion: conversion)
+                initialized = count
+            }
         }
     }
 }

@@ -76,6 +76,15 @@ extension H5Dataset {
         }
     }
 
+    /// The number of elements in `selection`, after checking it against the extent.
+    func selectedCount(_ selection: Selection) throws -> Int {
+        try withHDF5 {
+            let (shape, _) = try extent()
+            let block = try resolve(selection, shape: shape)
+            return block.map { $0.count.reduce(1, *) } ?? shape.reduce(1, *)
+        }
+    }
+
     /// Checks a selection against the shape; nil means the whole dataset.
     private func resolve(_ selection: Selection, shape: [Int]) throws -> (start: [Int], count: [Int])? {
         switch selection {

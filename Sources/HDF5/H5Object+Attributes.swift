@@ -126,6 +126,9 @@ extension H5Object {
             return values
         }
 
+        if H5Tget_class(typeID) == H5T_ENUM {
+            return try readEnum(attributeID, typeID, count: count, isScalar: isScalar, name: name)
+        }
         let element = HDF5ElementType.of(typeID: typeID)
         if element.isInteger {
             let values = try readNumbers(Int64.self).map { Int($0) }
@@ -144,6 +147,57 @@ extension H5Object {
         }
         throw HDF5Error.wrongElementType(file: filePath, object: attributeLabel(name),
                                          expected: "an integer, number or string", found: element.description)
+    }
+
+    /// Reads an integer enum: h5py's booleans as `.bool`, any other as its integer values.
+    private func readEnum(_ attributeID: hid_t, _ typeID: hid_t, count: Int, isScalar: Bool,
+                          name: String) throws -> HDF5AttributeValue {
+        let base = H5Tget_super(typeID)
+        guard base >= 0 else { throw readFailure(name, "cannot get enum base type") }
+        defer { _ = H5Tclose(base) }
+        let signed = H5Tget_sign(base) == H5T_SGN_2
+        // Enums cannot be converted to integers by HDF5: read them as the native version of the
+        // enum type, then widen the raw values by hand.
+        let memoryType = H5Tget_native_type(typeID, H5T_DIR_ASCEND)
+        guard memoryType >= 0 else { throw readFailure(name, "cannot get native enum type") }
+        defer { _ = H5Tclose(memoryType) }
+        let size = H5Tget_size(memoryType)
+        guard [1, 2, 4, 8].contains(size) else {
+            throw HDF5Error.wrongElementType(file: filePath, object: attributeLabel(name),
+                                             expected: "an integer, number or string", found: "enum of \(size) bytes")
+        }
+        var bytes = [UInt8](repeating: 0, count: size * count)
+        if count > 0 {
+            let status = bytes.withUnsafeMutableBytes { H5Aread(attributeID, memoryType, $0.baseAddress) }
+            guard status >= 0 else { throw readFailure(name, "cannot read enum attribute") }
+        }
+        let values: [Int] = bytes.withUnsafeBytes { raw in
+            (0..<count).map { index in
+                let offset = index * size
+                switch (size, signed) {
+                case (1, true): return Int(raw.load(fromByteOffset: offset, as: Int8.self))
+                case (1, false): return Int(raw.load(fromByteOffset: offset, as: UInt8.self))
+                case (2, true): return Int(raw.loadUnaligned(fromByteOffset: offset, as: Int16.self))
+                case (2, false): return Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+                case (4, true): return Int(raw.loadUnaligned(fromByteOffset: offset, as: Int32.self))
+                case (4, false): return Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+                default: return Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+                }
+            }
+        }
+        if isScalar, let value = values.first, isBooleanEnum(typeID) { return .bool(value != 0) }
+        return isScalar ? .int(values[0]) : .ints(values)
+    }
+
+    /// Whether an enum type is h5py's boolean: exactly the members FALSE = 0 and TRUE = 1.
+    private func isBooleanEnum(_ typeID: hid_t) -> Bool {
+        guard H5Tget_nmembers(typeID) == 2 else { return false }
+        let names = (0..<2).compactMap { index -> String? in
+            guard let name = H5Tget_member_name(typeID, UInt32(index)) else { return nil }
+            defer { H5free_memory(name) }
+            return String(cString: name)
+        }
+        return Set(names) == ["FALSE", "TRUE"]
     }
 
     private func readStrings(_ attributeID: hid_t, _ typeID: hid_t, _ space: hid_t, count: Int,
@@ -180,6 +234,7 @@ extension H5Object {
 
     private func writeAttribute(_ id: hid_t, _ name: String, _ value: HDF5AttributeValue) throws {
         switch value {
+        case .bool(let value): try writeBool(id, name, value)
         case .int(let value): try writeNumbers(id, name, [Int64(value)], scalar: true)
         case .ints(let values): try writeNumbers(id, name, values.map { Int64($0) }, scalar: false)
         case .double(let value): try writeNumbers(id, name, [value], scalar: true)
@@ -214,6 +269,27 @@ extension H5Object {
         if values.isEmpty { return }
         let status = values.withUnsafeBytes { H5Awrite(attributeID, T.hdf5NativeTypeID, $0.baseAddress) }
         guard status >= 0 else {
+            throw writeFailure(name, "cannot write attribute")
+        }
+    }
+
+    /// Writes a boolean as h5py does: an int8 enum with members FALSE = 0 and TRUE = 1.
+    private func writeBool(_ id: hid_t, _ name: String, _ value: Bool) throws {
+        let space = try attributeSpace(name, count: 1, scalar: true)
+        defer { _ = H5Sclose(space) }
+        let enumType = H5Tenum_create(chdf5_t_native_int8())
+        guard enumType >= 0 else { throw writeFailure(name, "cannot create enum type") }
+        defer { _ = H5Tclose(enumType) }
+        var falseValue: Int8 = 0, trueValue: Int8 = 1
+        guard H5Tenum_insert(enumType, "FALSE", &falseValue) >= 0,
+              H5Tenum_insert(enumType, "TRUE", &trueValue) >= 0 else {
+            throw writeFailure(name, "cannot create enum type")
+        }
+        let attributeID = H5Acreate2(id, name, enumType, space, chdf5_p_default(), chdf5_p_default())
+        guard attributeID >= 0 else { throw writeFailure(name, "cannot create attribute") }
+        defer { _ = H5Aclose(attributeID) }
+        var stored: Int8 = value ? 1 : 0
+        guard H5Awrite(attributeID, enumType, &stored) >= 0 else {
             throw writeFailure(name, "cannot write attribute")
         }
     }

@@ -1,6 +1,7 @@
 /// The value of an attribute, as stored: integers are int64, reals float64 (``floats`` float32),
-/// strings variable-length UTF-8.
+/// strings variable-length UTF-8, booleans h5py's `FALSE`/`TRUE` int8 enum.
 public enum HDF5AttributeValue: Equatable, Sendable, CustomStringConvertible {
+    case bool(Bool)
     case int(Int)
     case double(Double)
     case string(String)
@@ -12,6 +13,7 @@ public enum HDF5AttributeValue: Equatable, Sendable, CustomStringConvertible {
     /// What kind of value this is, for error messages: "int64", "float64[3]", "string"...
     public var kindDescription: String {
         switch self {
+        case .bool: return "bool"
         case .int: return "int64"
         case .double: return "float64"
         case .string: return "string"
@@ -24,6 +26,7 @@ public enum HDF5AttributeValue: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .bool(let value): return String(value)
         case .int(let value): return String(value)
         case .double(let value): return String(value)
         case .string(let value): return value.debugDescription
@@ -53,6 +56,20 @@ extension HDF5AttributeValue: HDF5AttributeConvertible {
     public var hdf5AttributeValue: HDF5AttributeValue { self }
     public init?(hdf5AttributeValue: HDF5AttributeValue) { self = hdf5AttributeValue }
     public static var hdf5AttributeKind: String { "any attribute" }
+}
+
+extension Bool: HDF5AttributeConvertible {
+    public var hdf5AttributeValue: HDF5AttributeValue { .bool(self) }
+    /// Reads h5py booleans, and the integers 0 and 1.
+    public init?(hdf5AttributeValue value: HDF5AttributeValue) {
+        switch value {
+        case .bool(let value): self = value
+        case .int(0): self = false
+        case .int(1): self = true
+        default: return nil
+        }
+    }
+    public static var hdf5AttributeKind: String { "a boolean" }
 }
 
 extension Int: HDF5AttributeConvertible {

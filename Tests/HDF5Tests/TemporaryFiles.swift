@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import XCTest
 
 /// A fresh directory per test, removed afterwards.
@@ -23,23 +24,16 @@ class HDF5TestCase: XCTestCase {
     /// Asserts `body` throws an ``HDF5Error`` and returns it for further checks.
     @discardableResult
     func assertHDF5Error<T>(_ body: @autoclosure () throws -> T, file: StaticString = #filePath,
-                            line: UInt = #line) -> HDF5ErrorBox? {
+                            line: UInt = #line) -> HDF5Error? {
         do {
             _ = try body()
             XCTFail("expected an HDF5Error", file: file, line: line)
             return nil
         } catch let error as HDF5Error {
-            return HDF5ErrorBox(error: error)
+            return error
         } catch {
             XCTFail("expected an HDF5Error, got \(error)", file: file, line: line)
             return nil
         }
     }
-}
-
-import HDF5
-
-/// Wraps the caught error (kept as a type so the helper above stays generic-free).
-struct HDF5ErrorBox {
-    let error: HDF5Error
 }
