@@ -99,7 +99,7 @@ extension Checkpoint {
         }
         var tokenizer: (any Tokenizer)?
         if try file.kind(of: "tokenizer") == .group {
-            tokenizer = try CheckpointTokenizer.read(from: try file.group("tokenizer"))
+            tokenizer = try TokenizerStore.load(from: try file.group("tokenizer"))
         }
         return CheckpointContents(modelConfig: config, settings: settings, parameters: parameters,
                                   optimizer: optimizer, state: state, tokenizer: tokenizer)

@@ -40,7 +40,7 @@ extension Checkpoint {
                 try group.setAttribute("dropout_stream", "counter-based: masks are a function of (seed, iter_num, micro-step)")
             }
             if let tokenizer {
-                try CheckpointTokenizer.write(tokenizer, into: file.createGroup("tokenizer"))
+                try TokenizerStore.save(tokenizer, in: file.createGroup("tokenizer"))
             }
             try file.flush()
             file.close()

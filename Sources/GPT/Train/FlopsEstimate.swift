@@ -13,6 +13,12 @@ public struct FlopsEstimate: Equatable, Sendable {
         flopsPerToken = 6 * Double(parameters) + 12 * Double(layers) * Double(heads) * headSize * Double(blockSize)
     }
 
+    /// Model FLOPs utilisation at `tokensPerSecond` against `peakFlops` FLOP/s (NaN when unknown).
+    public func mfu(tokensPerSecond: Double, peakFlops: Double) -> Double {
+        guard tokensPerSecond.isFinite, peakFlops > 0 else { return .nan }
+        return flopsPerToken * tokensPerSecond / peakFlops
+    }
+
     /// Model FLOPs utilisation of `tokens` processed in `seconds` against `peakFlops` FLOP/s.
     public func mfu(tokens: Int, seconds: Double, peakFlops: Double) -> Double {
         guard seconds > 0, peakFlops > 0 else { return .nan }

@@ -34,7 +34,7 @@ extension Trainer {
 
             if it % config.log_interval == 0, let reporter {
                 let rate = window.tokensPerSecond
-                let mfu = flops.mfu(tokens: Int(rate.rounded()), seconds: 1, peakFlops: peakFlops)
+                let mfu = flops.mfu(tokensPerSecond: rate, peakFlops: peakFlops)
                 let remaining = Double(config.max_iters - state.iteration) * window.secondsPerStep
                 try reporter.logStep(
                     Progress.Status(iteration: it, total: config.max_iters, loss: loss, lr: lr, tokensPerSecond: rate,
@@ -96,7 +96,7 @@ extension Trainer {
         if let reporter {
             let rate = window.tokensPerSecond
             try reporter.logEval(MetricsRecord(event: .eval, iter: it, loss: train, valLoss: val, lr: lr, tokensPerSecond: rate,
-                                               mfu: flops.mfu(tokens: Int(rate.rounded()), seconds: 1, peakFlops: peakFlops),
+                                               mfu: flops.mfu(tokensPerSecond: rate, peakFlops: peakFlops),
                                                elapsed: elapsed),
                                  trainLoss: train, valLoss: val)
         }
