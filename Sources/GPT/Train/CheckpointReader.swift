@@ -17,6 +17,7 @@ extension Checkpoint {
         var settings: [String: ConfigValue] = [:]
         for name in try configGroup.attributeNames() {
             switch try configGroup.attributeValue(name) {
+            case .bool(let v): settings[name] = .bool(v)
             case .int(let v): settings[name] = .int(v)
             case .double(let v): settings[name] = .double(v)
             case .string(let v): settings[name] = .string(v)
@@ -39,7 +40,7 @@ extension Checkpoint {
             case let other?: throw invalid("/config attribute '\(key)' is \(other), expected an integer")
             }
         }
-        // bias: as int 0/1 (or a string "True"/"False"); when absent, whether the file has biases.
+        // bias: a boolean, an int 0/1 or a string "True"/"False"; when absent, whether the file has biases.
         let bias: Bool
         switch settings["bias"] {
         case .int(let v)?: bias = v != 0

@@ -70,13 +70,14 @@ extension Checkpoint {
         }
     }
 
-    /// Every setting as an attribute: integers int64, numbers float64, booleans int64 0/1, strings.
+    /// Every setting as an attribute: integers int64, numbers float64, booleans as h5py writes
+    /// them (an int8 FALSE/TRUE enum), strings UTF-8.
     static func writeSettings(_ config: TrainConfig, into group: H5Group) throws {
         for (name, value) in config.allValues {
             switch value {
             case .int(let v): try group.setAttribute(name, v)
             case .double(let v): try group.setAttribute(name, v)
-            case .bool(let v): try group.setAttribute(name, v ? 1 : 0)
+            case .bool(let v): try group.setAttribute(name, v)
             case .string(let v): try group.setAttribute(name, v)
             case .null: continue
             }
