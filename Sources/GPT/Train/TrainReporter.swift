@@ -6,6 +6,7 @@ public final class TrainReporter {
     public let outDirectory: String
     let progress: Progress
     let metrics: MetricsLog
+    /// No live progress line (eval lines and notices still print).
     let quiet: Bool
 
     /// Opens `out_dir/metrics.jsonl` for appending (creating `out_dir`).
@@ -26,7 +27,7 @@ public final class TrainReporter {
 
     /// A line of its own (setup facts, eval results, checkpoint notices).
     public func message(_ text: String) {
-        if !quiet { progress.message(text) }
+        progress.message(text)
     }
 
     /// The live line, and a `train` record in metrics.jsonl.
@@ -42,5 +43,5 @@ public final class TrainReporter {
         try LossPlot.redraw(metricsPath: metricsPath, svgPath: plotPath, title: "loss: \(outDirectory)")
     }
 
-    func finish() { if !quiet { progress.finish() } }
+    func finish() { progress.finish() }
 }
