@@ -76,7 +76,7 @@ struct Prepare: ParsableCommand {
         guard let vocab, let merges else {
             throw DataError.invalidOption("--tokenizer bpe needs --vocab FILE and --merges FILE")
         }
-        return try BPEFileLoader.load(vocabularyFile: vocab, mergesFile: merges)
+        return try BPETokenizer.load(vocabularyFile: URL(fileURLWithPath: vocab), mergesFile: URL(fileURLWithPath: merges))
     }
 }
 

@@ -92,4 +92,29 @@ final class PrepareCommandTests: XCTestCase {
                                                        "--out", out]), ["missing.txt", "no such file"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
+
+    static let bpeFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("GPTTests/Fixtures/bpe")
+
+    func testPrepareWithBPE() throws {
+        let input = try corpus()
+        let out = folder.appendingPathComponent("out").path
+        let result = try runProduct("gpt-dist", ["prepare", "--input", input, "--out", out, "--tokenizer", "bpe",
+                                                 "--vocab", Self.bpeFixtures.appendingPathComponent("v400/vocab.json").path,
+                                                 "--merges", Self.bpeFixtures.appendingPathComponent("v400/merges.txt").path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("bpe tokenizer, vocabulary 400"), result.stdout)
+        XCTAssertEqual(contents(out), ["meta.h5", "train_000000.h5", "val_000000.h5"])
+    }
+
+    func testMismatchedVocabAndMergesAreOneLineError() throws {
+        let input = try corpus()
+        let out = folder.appendingPathComponent("out").path
+        let merges = Self.bpeFixtures.appendingPathComponent("full/merges.txt").path
+        let result = try runProduct("gpt-dist", ["prepare", "--input", input, "--out", out, "--tokenizer", "bpe",
+                                                 "--vocab", Self.bpeFixtures.appendingPathComponent("v400/vocab.json").path,
+                                                 "--merges", merges])
+        assertOneLineError(result, [merges])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
 }

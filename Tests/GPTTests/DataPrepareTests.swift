@@ -1,6 +1,7 @@
 import XCTest
 @testable import GPT
 import TestSupport
+import HDF5
 
 /// `DatasetPreparer` → HDF5 shards → `TokenLoader`, on small generated corpora.
 final class DataPrepareTests: XCTestCase {
@@ -224,5 +225,67 @@ final class DataPrepareTests: XCTestCase {
         var lastVal = [Int32](repeating: 0, count: 1)
         try loader.readTokens(.val, start: 111_539, count: 1, into: &lastVal)
         XCTAssertEqual(tokenizer.decode(lastVal), "\n")
+    }
+}
+
+final class DataWideVocabularyTests: XCTestCase {
+    func testMoreThan65536SymbolsAreStoredAsUInt32() throws {
+        let folder = try makeTemporaryDirectory("data-wide")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // 70,000 distinct scalars from plane 2, each once, then a few repeats.
+        var scalars = String.UnicodeScalarView()
+        for value in 0x20000..<(0x20000 + 70_000) { scalars.append(Unicode.Scalar(UInt32(value))!) }
+        let text = String(scalars) + "\u{20000}\u{20001}"
+        let input = folder.appendingPathComponent("wide.txt")
+        try Data(text.utf8).write(to: input)
+        let out = folder.appendingPathComponent("out").path
+        var options = PrepareOptions(inputs: [input.path], output: out)
+        options.shardTokens = 30_000
+        let summary = try DatasetPreparer.prepare(options, tokenizer: nil)
+        XCTAssertEqual(summary.vocabularySize, 70_000)
+        XCTAssertEqual(summary.width, .uint32)
+        let shard = try H5File.open(at: URL(fileURLWithPath: out).appendingPathComponent("train_000002.h5").path)
+        XCTAssertEqual(try shard.dataset("tokens").elementType, .uint32)
+        XCTAssertEqual(try shard.dataset("tokens").shape, [3_001])  // 63,001 train tokens
+        XCTAssertEqual(try shard.attribute("dtype", as: String.self), "uint32")
+        shard.close()
+        let loader = try TokenLoader(directory: out)
+        var tail = [Int32](repeating: 0, count: 3)
+        try loader.readTokens(.val, start: loader.tokenCount(.val) - 3, count: 3, into: &tail)
+        XCTAssertEqual(tail, [69_999, 0, 1])
+    }
+
+    func testShardAttributesArePresent() throws {
+        let folder = try makeTemporaryDirectory("data-attrs")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let input = folder.appendingPathComponent("a.txt")
+        try Data(String(repeating: "abc def\n", count: 100).utf8).write(to: input)
+        let out = folder.appendingPathComponent("out").path
+        _ = try DatasetPreparer.prepare(PrepareOptions(inputs: [input.path], output: out), tokenizer: nil)
+        let shard = try H5File.open(at: URL(fileURLWithPath: out).appendingPathComponent("val_000000.h5").path)
+        defer { shard.close() }
+        XCTAssertEqual(try shard.attribute("format", as: String.self), "gpt-dist.tokens")
+        XCTAssertEqual(try shard.attribute("split", as: String.self), "val")
+        XCTAssertEqual(try shard.attribute("vocab_size", as: Int.self), 8)  // "\n abcdef"
+        XCTAssertEqual(try shard.attribute("tokenizer", as: String.self), "char")
+        XCTAssertEqual(try shard.attribute("token_count", as: Int.self), 80)
+        XCTAssertEqual(try shard.attribute("shard_index", as: Int.self), 0)
+        XCTAssertEqual(try shard.attribute("source_files", as: [String].self), [input.path])
+        XCTAssertEqual(try shard.dataset("tokens").elementType, .uint16)
+        let meta = try H5File.open(at: URL(fileURLWithPath: out).appendingPathComponent("meta.h5").path)
+        defer { meta.close() }
+        XCTAssertEqual(try meta.attribute("train_tokens", as: Int.self), 720)
+        XCTAssertEqual(try meta.group("tokenizer").attribute("kind", as: String.self), "char")
+    }
+
+    func testHDF5FileThatIsNotOurDatasetIsRefused() throws {
+        let folder = try makeTemporaryDirectory("data-foreign")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let meta = try H5File.create(at: folder.appendingPathComponent("meta.h5").path)
+        try meta.createDataset("weights", values: [Float(1), 2, 3])
+        meta.close()
+        XCTAssertThrowsError(try TokenLoader(directory: folder.path)) { error in
+            XCTAssertEqual("\(error)", "\(folder.appendingPathComponent("meta.h5").path): not a gpt-dist token dataset: an HDF5 file without format = gpt-dist.tokens")
+        }
     }
 }

@@ -81,3 +81,34 @@ final class ModelDeterminismTests: XCTestCase {
         }
     }
 }
+
+/// Splitting a batch across threads changes nothing but float summation order: same losses,
+/// same dropout masks, gradients equal to rounding.
+final class ModelBatchSplitTests: XCTestCase {
+    func testSplitAndUnsplitBatchesAgree() throws {
+        for dropout in [0.0, 0.2] {
+            let split = try makeTinyModel(dropout: dropout, threads: 2)
+            let whole = try makeTinyModel(dropout: dropout, threads: 2)
+            whole.splitsBatchAcrossThreads = false
+            let inputs = randomTokens(18, vocab: 11, seed: 30)
+            var targets = randomTokens(18, vocab: 11, seed: 31)
+            targets[4] = -1
+            for model in [split, whole] {
+                model.zeroGradients()
+                model.dropoutGenerator = RandomGenerator(seed: 5)
+            }
+            let l1 = try split.forward(inputs: inputs, targets: targets, batchSize: 3, sequenceLength: 6)
+            let l2 = try whole.forward(inputs: inputs, targets: targets, batchSize: 3, sequenceLength: 6)
+            XCTAssertEqual(l1, l2, accuracy: 1e-6 * abs(l2), "dropout \(dropout)")
+            assertClose(Array(split.logits), Array(whole.logits), relative: 1e-6, "logits, dropout \(dropout)")
+            split.backward()
+            whole.backward()
+            assertClose(Array(split.gradients), Array(whole.gradients), relative: 1e-5, "gradients, dropout \(dropout)")
+            XCTAssertEqual(split.slices.count, 2)
+            // A batch of one sequence after a split batch reuses the same buffers.
+            let single = try split.forward(inputs: Array(inputs[0..<6]), targets: Array(targets[0..<6]), batchSize: 1,
+                                           sequenceLength: 6)
+            XCTAssertTrue(single.isFinite)
+        }
+    }
+}

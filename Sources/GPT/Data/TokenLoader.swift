@@ -65,6 +65,15 @@ public final class TokenLoader {
                         blockSize: blockSize, inputs: &inputs, targets: &targets)
     }
 
+    /// `trainingBatch` into caller-owned memory (e.g. a tensor's storage), row-major [batch, block].
+    public func trainingBatch(split: DataSplit = .train, seed: UInt64, step: Int, layout: BatchLayout,
+                              rank: Int, microStep: Int, blockSize: Int,
+                              inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+        try randomBatch(split: split, purpose: .training, seed: seed, step: step,
+                        sequences: layout.sequences(rank: rank, microStep: microStep),
+                        blockSize: blockSize, inputs: inputs, targets: targets)
+    }
+
     /// Fills rows `0..<sequences.count` of `inputs`/`targets` with the random windows
     /// `sequences` of (seed, split, purpose, step). For nanoGPT's `estimate_loss`, use purpose
     /// `.evaluation` with `step` = an evaluation counter (say `iteration * evalIters + k`), and
@@ -72,13 +81,26 @@ public final class TokenLoader {
     public func randomBatch(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
                             sequences: Range<Int>, blockSize: Int,
                             inputs: inout [Int32], targets: inout [Int32]) throws {
+        try inputs.withUnsafeMutableBufferPointer { x in
+            try targets.withUnsafeMutableBufferPointer { y in
+                try randomBatch(split: split, purpose: purpose, seed: seed, step: step, sequences: sequences,
+                                blockSize: blockSize, inputs: x, targets: y)
+            }
+        }
+    }
+
+    /// `randomBatch` into caller-owned memory (e.g. a tensor's storage), row-major [rows, block].
+    public func randomBatch(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
+                            sequences: Range<Int>, blockSize: Int,
+                            inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
         let count = tokenCount(split)
         try checkWindow(split: split, blockSize: blockSize)
+        try checkBuffers(rows: sequences.count, blockSize: blockSize, inputs: inputs, targets: targets)
         let sampler = WindowSampler(seed: seed)
         for (row, sequence) in sequences.enumerated() {
             let start = sampler.start(split: split, purpose: purpose, step: step, sequence: sequence,
                                       tokenCount: count, blockSize: blockSize)
-            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: &inputs, targets: &targets)
+            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
         }
     }
 
@@ -101,13 +123,24 @@ public final class TokenLoader {
     /// Fills rows `0..<windows.count` of `inputs`/`targets` with evaluation windows `windows`.
     public func evalBatch(split: DataSplit, windows: Range<Int>, blockSize: Int,
                           inputs: inout [Int32], targets: inout [Int32]) throws {
+        try inputs.withUnsafeMutableBufferPointer { x in
+            try targets.withUnsafeMutableBufferPointer { y in
+                try evalBatch(split: split, windows: windows, blockSize: blockSize, inputs: x, targets: y)
+            }
+        }
+    }
+
+    /// `evalBatch` into caller-owned memory, row-major [windows, block].
+    public func evalBatch(split: DataSplit, windows: Range<Int>, blockSize: Int,
+                          inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
         let available = evalWindowCount(split: split, blockSize: blockSize)
         guard blockSize > 0, windows.lowerBound >= 0, windows.upperBound <= available else {
             throw DataError.invalidRequest(
                 "\(directory): evaluation windows \(windows) are outside the \(available) windows of block \(blockSize) in the \(split.rawValue) split")
         }
+        try checkBuffers(rows: windows.count, blockSize: blockSize, inputs: inputs, targets: targets)
         for (row, i) in windows.enumerated() {
-            try readWindow(split: split, start: i * blockSize, blockSize: blockSize, row: row, inputs: &inputs, targets: &targets)
+            try readWindow(split: split, start: i * blockSize, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
         }
     }
 
@@ -121,23 +154,24 @@ public final class TokenLoader {
         }
     }
 
+    private func checkBuffers(rows: Int, blockSize: Int, inputs: UnsafeMutableBufferPointer<Int32>,
+                              targets: UnsafeMutableBufferPointer<Int32>) throws {
+        let needed = rows * blockSize
+        guard inputs.count >= needed, targets.count >= needed else {
+            throw DataError.invalidRequest(
+                "batch buffers hold \(min(inputs.count, targets.count)) tokens; \(rows) rows of block \(blockSize) need \(needed)")
+        }
+    }
+
     /// Reads tokens `start ... start + blockSize` once and copies them to row `row` of both buffers.
     private func readWindow(split: DataSplit, start: Int, blockSize: Int, row: Int,
-                            inputs: inout [Int32], targets: inout [Int32]) throws {
-        let end = (row + 1) * blockSize
-        guard inputs.count >= end, targets.count >= end else {
-            throw DataError.invalidRequest("batch buffers hold \(min(inputs.count, targets.count)) tokens; row \(row) of block \(blockSize) needs \(end)")
-        }
+                            inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
         if window.count < blockSize + 1 { window = [Int32](repeating: 0, count: blockSize + 1) }
         let reader = splits[split]!
         try window.withUnsafeMutableBufferPointer { w in
             try reader.read(start: start, count: blockSize + 1, into: w.baseAddress!)
-            inputs.withUnsafeMutableBufferPointer { dst in
-                (dst.baseAddress! + row * blockSize).update(from: w.baseAddress!, count: blockSize)
-            }
-            targets.withUnsafeMutableBufferPointer { dst in
-                (dst.baseAddress! + row * blockSize).update(from: w.baseAddress! + 1, count: blockSize)
-            }
+            (inputs.baseAddress! + row * blockSize).update(from: w.baseAddress!, count: blockSize)
+            (targets.baseAddress! + row * blockSize).update(from: w.baseAddress! + 1, count: blockSize)
         }
     }
 }

@@ -48,22 +48,26 @@ final class TokenSpool {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Reads tokens `range` (after `flush()`) as values of type `T` (UInt16 or UInt32, matching `width`).
+    /// Reads tokens `range` (after `flush()`) as values of type `T` (UInt16 or UInt32, matching
+    /// `width`), straight into the returned array (no intermediate copy: a shard can be large).
     func read<T: FixedWidthInteger>(_ range: Range<Int>, as type: T.Type) throws -> [T] {
         precondition(MemoryLayout<T>.size == width.byteCount)
         let byteCount = range.count * width.byteCount
-        let data: Data
-        do {
-            try handle.seek(toOffset: UInt64(range.lowerBound * width.byteCount))
-            data = try handle.read(upToCount: byteCount) ?? Data()
-        } catch {
-            throw DataError.writeFailed(path: path, reason: error.localizedDescription)
-        }
-        guard data.count == byteCount else {
-            throw DataError.writeFailed(path: path, reason: "temporary token file is shorter than expected")
-        }
         var values = [T](repeating: 0, count: range.count)
-        values.withUnsafeMutableBytes { target in _ = data.copyBytes(to: target) }
+        let fd = handle.fileDescriptor
+        var done = 0
+        try values.withUnsafeMutableBytes { target in
+            while done < byteCount {
+                let got = pread(fd, target.baseAddress! + done, byteCount - done,
+                                off_t(range.lowerBound * width.byteCount + done))
+                if got < 0 && errno == EINTR { continue }
+                guard got > 0 else {
+                    throw DataError.writeFailed(path: path, reason: got < 0 ? String(cString: strerror(errno))
+                                                : "temporary token file is shorter than expected")
+                }
+                done += got
+            }
+        }
         return values
     }
 

@@ -20,7 +20,7 @@ public enum TokenizerStore {
         case let char as CharTokenizer:
             try group.createDataset("vocabulary", values: Array(char.vocabulary.utf8))
         default:
-            guard let files = tokenizer as? BPEFilesRepresentable else {
+            guard let files = tokenizer as? BPETokenizer else {
                 throw DataError.invalidTokenizer(path: group.filePath, reason: "cannot store a \(tokenizer.kind.rawValue) tokenizer of type \(type(of: tokenizer))")
             }
             try group.createDataset("vocab_json", values: Array(files.vocabularyJSON.utf8))
@@ -61,7 +61,7 @@ public enum TokenizerStore {
             }
         case .bpe?:
             do {
-                tokenizer = try BPEFileLoader.load(vocabJSON: text("vocab_json"), merges: text("merges_txt"), source: place)
+                tokenizer = try BPETokenizer.load(vocabJSON: text("vocab_json"), merges: text("merges_txt"), source: place)
             } catch let error as DataError {
                 throw error
             } catch {
@@ -75,10 +75,4 @@ public enum TokenizerStore {
         }
         return tokenizer
     }
-}
-
-/// A tokenizer that can be written as the vocab.json + merges.txt pair (the byte-level BPE).
-public protocol BPEFilesRepresentable {
-    var vocabularyJSON: String { get }
-    var mergesText: String { get }
 }

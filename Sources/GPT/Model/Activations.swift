@@ -1,5 +1,7 @@
 /// Every buffer one training step needs for a batch of up to `batch` sequences of up to `seq`
 /// tokens, carved out of one allocation made before the first step and reused by every step.
+/// The logits live in a buffer of the model's, so that slices of a batch run on different
+/// threads write one contiguous [B, T, V] array.
 final class Activations {
     /// Saved activations of one transformer block.
     struct Block {
@@ -9,7 +11,7 @@ final class Activations {
         var attnOut: FloatPointer    // [B, T, C] heads re-assembled
         var mid: FloatPointer        // residual stream after the attention branch
         var ln2: FloatPointer, ln2Mean: FloatPointer, ln2Rstd: FloatPointer
-        var fcPre: FloatPointer      // [B, T, 4C] before GELU
+        var fcPre: FloatPointer      // [B, T, 4C] before GELU; then GELU's derivative there
         var fcAct: FloatPointer      // [B, T, 4C] after GELU
     }
 
@@ -27,14 +29,14 @@ final class Activations {
     let lossPartials: UnsafeMutablePointer<Double>
     let tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
 
-    init(config: GPTConfig, batch: Int, seq: Int, threads: Int) {
+    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, logits: FloatPointer) {
         self.batch = batch
         self.seq = seq
         let c = config.nEmbd, bt = batch * seq, l = config.nLayer
         let att = batch * config.nHead * seq * seq
         let perBlock = bt * (c + 2 + 3 * c + c + c + c + 2 + 4 * c + 4 * c) + att
         var sizes = (l + 1) * bt * c + l * perBlock
-        sizes += bt * (c + 2) + bt * config.vocabSize + bt
+        sizes += bt * (c + 2) + bt
         sizes += bt * (4 * c + 3 * c + c + 4 * c) + threads * 2 * seq * seq + threads * 2 * c + bt
         // Round every piece up to 16 floats.
         sizes += 64 * (l * 16 + 32)
@@ -55,7 +57,7 @@ final class Activations {
                 fcPre: take(bt * 4 * c), fcAct: take(bt * 4 * c)))
         }
         lnf = take(bt * c); lnfMean = take(bt); lnfRstd = take(bt)
-        logits = take(bt * config.vocabSize); lse = take(bt)
+        self.logits = logits; lse = take(bt)
         branch = take(bt * c); dResidual = take(bt * c); dBranch = take(bt * c); dNorm = take(bt * c)
         dQKV = take(bt * 3 * c); dAttnOut = take(bt * c); dFC = take(bt * 4 * c)
         attentionScratch = take(threads * 2 * seq * seq)

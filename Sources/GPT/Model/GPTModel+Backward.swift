@@ -7,15 +7,38 @@ extension GPTModel {
     public func backward(lossScale: Float = 1) {
         precondition(backwardReady, "backward() needs a forward pass with targets before it")
         backwardReady = false
-        let a = activations!
-        let c = config.nEmbd, v = config.vocabSize, bt = batch * seq
-        let params = parameters.baseAddress!, grads = gradients.baseAddress!
         let scale: Float = countedTargets > 0 ? lossScale / Float(countedTargets) : 0
+        let count = layout.count
+        forEachSlice { k in
+            var grads = gradients.baseAddress!
+            if k > 0 {
+                // Slices after the first sum into buffers of their own, added in below.
+                grads = sliceGradients!.baseAddress! + (k - 1) * count
+                grads.update(repeating: 0, count: count)
+            }
+            backwardSlice(pass(k, grads: grads), scale: scale)
+        }
+        if activeSlices > 1 {
+            let g = gradients.baseAddress!, extra = sliceGradients!.baseAddress!, slicesAfterFirst = activeSlices - 1
+            splitter.run(count, costPerItem: slicesAfterFirst) { range, _ in
+                for k in 0..<slicesAfterFirst {
+                    let src = extra + k * count
+                    var i = range.lowerBound
+                    while i &+ 8 <= range.upperBound { store8(load8(g + i) + load8(src + i), g + i); i &+= 8 }
+                    while i < range.upperBound { g[i] += src[i]; i &+= 1 }
+                }
+            }
+        }
+    }
 
-        CrossEntropy.backward(logits: a.logits, targets: a.targets, lse: a.lse, rows: bt, vocab: v,
-                              scale: scale, splitter: splitter)
+    private func backwardSlice(_ p: Pass, scale: Float) {
+        let a = p.a
+        let c = config.nEmbd, v = config.vocabSize, bt = p.rows
+        let params = parameters.baseAddress!, grads = p.grads
+        CrossEntropy.backward(logits: p.logits, targets: a.targets, lse: a.lse, rows: bt, vocab: v,
+                              scale: scale, splitter: p.splitter)
         // lm_head is wte: its gradient lands in wte's.
-        linearBackward(dinp: a.dNorm, dweight: grads + layout.tokenEmbedding, dbias: nil, dout: a.logits,
+        linearBackward(dinp: a.dNorm, dweight: grads + layout.tokenEmbedding, dbias: nil, dout: p.logits,
                        inp: a.lnf, weight: params + layout.tokenEmbedding, rows: bt, inFeatures: c,
                        outFeatures: v, ones: a.ones)
         a.dResidual.update(repeating: 0, count: bt * c)
@@ -23,74 +46,78 @@ extension GPTModel {
                            dbias: layout.finalNormBias.map { grads + $0 }, dout: a.dNorm,
                            inp: a.residual[config.nLayer], weight: params + layout.finalNormWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, rows: bt, columns: c,
-                           partials: a.normPartials, splitter: splitter)
-        let attention = Attention(batch: batch, seq: seq, heads: config.nHead, headSize: config.headSize)
+                           partials: a.normPartials, splitter: p.splitter)
+        let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
-            blockBackward(l, a, params: params, grads: grads, attention: attention)
+            blockBackward(l, p, params: params, attention: attention)
         }
-        embeddingBackward(a, grads: grads)
+        embeddingBackward(p)
     }
 
-    private func blockBackward(_ l: Int, _ a: Activations, params: FloatPointer, grads: FloatPointer,
-                               attention: Attention) {
-        let c = config.nEmbd, bt = batch * seq
+    private func blockBackward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention) {
+        let c = config.nEmbd, bt = p.rows, a = p.a, grads = p.grads
         let w = layout.blocks[l], s = a.blocks[l]
+        let residualBase = p.batchOffset * p.seq * c
         func g(_ o: Int?) -> FloatPointer? { o.map { grads + $0 } }
 
         // MLP branch: out = mid + dropout(c_proj(gelu(c_fc(ln_2(mid))))).
         var dBranch = UnsafePointer(a.dResidual)
         if let m = mask(site: 3 + 3 * l) {
-            m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, splitter: splitter)
+            m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, base: residualBase, splitter: p.splitter)
             dBranch = UnsafePointer(a.dBranch)
         }
         linearBackward(dinp: a.dFC, dweight: grads + w.mlpProjWeight, dbias: g(w.mlpProjBias), dout: dBranch,
                        inp: s.fcAct, weight: params + w.mlpProjWeight, rows: bt, inFeatures: 4 * c,
                        outFeatures: c, ones: a.ones)
-        GELU.backward(dinout: a.dFC, inp: s.fcPre, count: bt * 4 * c, splitter: splitter)
+        GELU.backward(dinout: a.dFC, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
         linearBackward(dinp: a.dNorm, dweight: grads + w.fcWeight, dbias: g(w.fcBias), dout: a.dFC,
                        inp: s.ln2, weight: params + w.fcWeight, rows: bt, inFeatures: c, outFeatures: 4 * c,
                        ones: a.ones)
         LayerNorm.backward(dinp: a.dResidual, dweight: grads + w.ln2Weight, dbias: g(w.ln2Bias), dout: a.dNorm,
                            inp: s.mid, weight: params + w.ln2Weight, mean: s.ln2Mean, rstd: s.ln2Rstd,
-                           rows: bt, columns: c, partials: a.normPartials, splitter: splitter)
+                           rows: bt, columns: c, partials: a.normPartials, splitter: p.splitter)
 
         // Attention branch: mid = x + dropout(c_proj(attention(c_attn(ln_1(x))))).
         dBranch = UnsafePointer(a.dResidual)
         if let m = mask(site: 2 + 3 * l) {
-            m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, splitter: splitter)
+            m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, base: residualBase, splitter: p.splitter)
             dBranch = UnsafePointer(a.dBranch)
         }
         linearBackward(dinp: a.dAttnOut, dweight: grads + w.attnProjWeight, dbias: g(w.attnProjBias),
                        dout: dBranch, inp: s.attnOut, weight: params + w.attnProjWeight, rows: bt,
                        inFeatures: c, outFeatures: c, ones: a.ones)
         attention.backward(dqkv: a.dQKV, dout: a.dAttnOut, probs: s.probs, qkv: s.qkv,
-                           dropout: mask(site: 1 + 3 * l), scratch: a.attentionScratch, threads: threads)
+                           dropout: mask(site: 1 + 3 * l), batchOffset: p.batchOffset,
+                           scratch: a.attentionScratch, threads: p.threads)
         linearBackward(dinp: a.dNorm, dweight: grads + w.attnWeight, dbias: g(w.attnBias), dout: a.dQKV,
                        inp: s.ln1, weight: params + w.attnWeight, rows: bt, inFeatures: c, outFeatures: 3 * c,
                        ones: a.ones)
         LayerNorm.backward(dinp: a.dResidual, dweight: grads + w.ln1Weight, dbias: g(w.ln1Bias), dout: a.dNorm,
                            inp: a.residual[l], weight: params + w.ln1Weight, mean: s.ln1Mean, rstd: s.ln1Rstd,
-                           rows: bt, columns: c, partials: a.normPartials, splitter: splitter)
+                           rows: bt, columns: c, partials: a.normPartials, splitter: p.splitter)
     }
 
     /// Scatters the residual stream's gradient into the token and position embeddings.
-    private func embeddingBackward(_ a: Activations, grads: FloatPointer) {
-        let c = config.nEmbd, t = seq, bt = batch * seq
-        if let m = mask(site: 0) { m.apply(out: a.dResidual, inp: a.dResidual, count: bt * c, splitter: splitter) }
-        let dwte = grads + layout.tokenEmbedding, dwpe = grads + layout.positionEmbedding
+    private func embeddingBackward(_ p: Pass) {
+        let c = config.nEmbd, t = p.seq, bt = p.rows, a = p.a
+        if let m = mask(site: 0) {
+            m.apply(out: a.dResidual, inp: a.dResidual, count: bt * c, base: p.batchOffset * t * c,
+                    splitter: p.splitter)
+        }
+        let dwte = p.grads + layout.tokenEmbedding, dwpe = p.grads + layout.positionEmbedding
         let c8 = c & ~7
         // Serial: rows with the same token add into the same wte row.
         for r in 0..<bt {
             let d = a.dResidual + r * c
-            let e = dwte + Int(a.tokens[r]) * c, p = dwpe + (r % t) * c
+            let e = dwte + Int(a.tokens[r]) * c, pe = dwpe + (r % t) * c
             var i = 0
             while i < c8 {
                 let g = load8(d + i)
                 store8(load8(e + i) + g, e + i)
-                store8(load8(p + i) + g, p + i)
+                store8(load8(pe + i) + g, pe + i)
                 i &+= 8
             }
-            while i < c { e[i] += d[i]; p[i] += d[i]; i &+= 1 }
+            while i < c { e[i] += d[i]; pe[i] += d[i]; i &+= 1 }
         }
     }
 }

@@ -1,4 +1,24 @@
 extension GPTModel {
+    /// What one slice of the batch runs with: its buffers, its rows, where its gradients go and
+    /// how many threads its kernels may use.
+    struct Pass {
+        let a: Activations
+        let batch: Int, seq: Int, batchOffset: Int
+        let logits: FloatPointer
+        let grads: FloatPointer
+        let splitter: WorkSplitter
+        let threads: Int
+        var rows: Int { batch * seq }
+    }
+
+    func pass(_ k: Int, grads: FloatPointer) -> Pass {
+        let s = slices[k]
+        let parallel = activeSlices == 1
+        return Pass(a: s.activations, batch: s.batch, seq: seq, batchOffset: s.batchOffset,
+                    logits: logitsStorage!.baseAddress! + s.batchOffset * seq * config.vocabSize, grads: grads,
+                    splitter: parallel ? splitter : WorkSplitter(threads: 1), threads: parallel ? threads : 1)
+    }
+
     /// Runs the model on `inputs` ([batchSize, sequenceLength] token ids, row-major) and returns
     /// the mean cross-entropy over positions whose target is not -1, or NaN when `targets` is nil
     /// (or every target is -1). Logits for every position are left in `logits`.
@@ -18,7 +38,7 @@ extension GPTModel {
     @discardableResult
     public func forward(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?,
                         batchSize: Int, sequenceLength: Int) throws -> Float {
-        let v = config.vocabSize, c = config.nEmbd
+        let v = config.vocabSize
         guard batchSize > 0, sequenceLength > 0 else {
             throw ModelError("batch shape [\(batchSize), \(sequenceLength)] is empty")
         }
@@ -32,14 +52,8 @@ extension GPTModel {
         if let targets, targets.count != bt {
             throw ModelError("targets hold \(targets.count) tokens, expected \(batchSize)x\(sequenceLength)")
         }
-        reserve(batchSize: batchSize, sequenceLength: sequenceLength)
-        let a = activations!
-        for i in 0..<bt {
-            let token = inputs[i]
-            guard token >= 0 && Int(token) < v else {
-                throw ModelError("input token \(token) at position \(i) is outside the vocabulary 0..<\(v)")
-            }
-            a.tokens[i] = token
+        for i in 0..<bt where inputs[i] < 0 || Int(inputs[i]) >= v {
+            throw ModelError("input token \(inputs[i]) at position \(i) is outside the vocabulary 0..<\(v)")
         }
         countedTargets = 0
         if let targets {
@@ -48,48 +62,62 @@ extension GPTModel {
                 guard t == -1 || (t >= 0 && Int(t) < v) else {
                     throw ModelError("target \(t) at position \(i) is neither -1 nor in the vocabulary 0..<\(v)")
                 }
-                a.targets[i] = t
                 if t >= 0 { countedTargets += 1 }
             }
         }
+        reserve(batchSize: batchSize, sequenceLength: sequenceLength)
         batch = batchSize
         seq = sequenceLength
+        activeSlices = sliceCount(batchSize: batchSize)
+        for k in 0..<activeSlices {
+            let s = slices[k]
+            s.batchOffset = batchSize * k / activeSlices
+            s.batch = batchSize * (k + 1) / activeSlices - s.batchOffset
+            let first = s.batchOffset * sequenceLength, n = s.batch * sequenceLength
+            s.activations.tokens.update(from: inputs.baseAddress! + first, count: n)
+            if let targets { s.activations.targets.update(from: targets.baseAddress! + first, count: n) }
+        }
         backwardReady = targets != nil
-        let p = dropoutProbability
-        dropoutActive = p > 0
+        dropoutActive = dropoutProbability > 0
         if dropoutActive { stepKey = dropoutGenerator.next() }
 
-        let params = parameters.baseAddress!
-        embed(a, params: params)
-        let attention = Attention(batch: batchSize, seq: sequenceLength, heads: config.nHead,
-                                  headSize: config.headSize)
-        for l in 0..<config.nLayer {
-            blockForward(l, a, params: params, attention: attention)
+        let hasTargets = targets != nil
+        forEachSlice { k in
+            slices[k].lossSum = forwardSlice(pass(k, grads: gradients.baseAddress!), targets: hasTargets)
         }
-        let x = a.residual[config.nLayer]
-        LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: x,
-                          weight: params + layout.finalNormWeight,
-                          bias: layout.finalNormBias.map { UnsafePointer(params + $0) },
-                          rows: bt, columns: c, splitter: splitter)
-        linearForward(out: a.logits, inp: a.lnf, weight: params + layout.tokenEmbedding, bias: nil,
-                      rows: bt, inFeatures: c, outFeatures: v, splitter: splitter)
-        guard targets != nil else { return .nan }
-        let (sum, count) = CrossEntropy.forward(logits: a.logits, targets: a.targets, lse: a.lse, rows: bt,
-                                                vocab: v, partials: a.lossPartials, splitter: splitter)
-        return count > 0 ? Float(sum / Double(count)) : .nan
+        guard hasTargets, countedTargets > 0 else { return .nan }
+        var sum = 0.0
+        for k in 0..<activeSlices { sum += slices[k].lossSum }
+        return Float(sum / Double(countedTargets))
     }
 
-    /// The dropout mask of `site` for the current pass, or nil when dropout is off.
-    func mask(site: Int) -> DropoutMask? {
-        dropoutActive ? DropoutMask(stepKey: stepKey, site: site, probability: config.dropout) : nil
+    /// Forward pass of one slice; returns its summed loss (0 without targets).
+    private func forwardSlice(_ p: Pass, targets: Bool) -> Double {
+        let c = config.nEmbd, v = config.vocabSize
+        let params = parameters.baseAddress!
+        embed(p, params: params)
+        let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
+        for l in 0..<config.nLayer {
+            blockForward(l, p, params: params, attention: attention)
+        }
+        let a = p.a
+        LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual[config.nLayer],
+                          weight: params + layout.finalNormWeight,
+                          bias: layout.finalNormBias.map { UnsafePointer(params + $0) },
+                          rows: p.rows, columns: c, splitter: p.splitter)
+        linearForward(out: p.logits, inp: a.lnf, weight: params + layout.tokenEmbedding, bias: nil,
+                      rows: p.rows, inFeatures: c, outFeatures: v, splitter: p.splitter)
+        guard targets else { return 0 }
+        return CrossEntropy.forward(logits: p.logits, targets: a.targets, lse: a.lse, rows: p.rows, vocab: v,
+                                    partials: a.lossPartials, splitter: p.splitter).sum
     }
 
     /// Token plus position embedding, then embedding dropout, into `residual[0]`.
-    private func embed(_ a: Activations, params: FloatPointer) {
-        let c = config.nEmbd, t = seq
+    private func embed(_ p: Pass, params: FloatPointer) {
+        let c = config.nEmbd, t = p.seq, a = p.a
         let wte = params + layout.tokenEmbedding, wpe = params + layout.positionEmbedding
         let x = a.residual[0]
-        splitter.run(batch * t, costPerItem: c) { range, _ in
+        p.splitter.run(p.rows, costPerItem: c) { range, _ in
             let c8 = c & ~7
             for r in range {
                 let e = wte + Int(a.tokens[r]) &* c, pe = wpe + (r % t) &* c, o = x + r &* c
@@ -98,47 +126,52 @@ extension GPTModel {
                 while i < c { o[i] = e[i] + pe[i]; i &+= 1 }
             }
         }
-        if let m = mask(site: 0) { m.apply(out: x, inp: x, count: batch * t * c, splitter: splitter) }
+        if let m = mask(site: 0) {
+            m.apply(out: x, inp: x, count: p.rows * c, base: p.batchOffset * t * c, splitter: p.splitter)
+        }
     }
 
-    private func blockForward(_ l: Int, _ a: Activations, params: FloatPointer, attention: Attention) {
-        let c = config.nEmbd, bt = batch * seq
-        let w = layout.blocks[l], s = a.blocks[l]
+    private func blockForward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention) {
+        let c = config.nEmbd, bt = p.rows
+        let w = layout.blocks[l], s = p.a.blocks[l]
         func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(params + $0) } }
-        let x = a.residual[l], out = a.residual[l + 1]
+        let x = p.a.residual[l], out = p.a.residual[l + 1]
 
         LayerNorm.forward(out: s.ln1, mean: s.ln1Mean, rstd: s.ln1Rstd, inp: x, weight: params + w.ln1Weight,
-                          bias: bias(w.ln1Bias), rows: bt, columns: c, splitter: splitter)
+                          bias: bias(w.ln1Bias), rows: bt, columns: c, splitter: p.splitter)
         linearForward(out: s.qkv, inp: s.ln1, weight: params + w.attnWeight, bias: bias(w.attnBias),
-                      rows: bt, inFeatures: c, outFeatures: 3 * c, splitter: splitter)
+                      rows: bt, inFeatures: c, outFeatures: 3 * c, splitter: p.splitter)
         attention.forward(out: s.attnOut, probs: s.probs, qkv: s.qkv, dropout: mask(site: 1 + 3 * l),
-                          scratch: a.attentionScratch, threads: threads)
+                          batchOffset: p.batchOffset, scratch: p.a.attentionScratch, threads: p.threads)
         residualBranch(into: s.mid, residual: x, inp: s.attnOut, weight: params + w.attnProjWeight,
-                       bias: bias(w.attnProjBias), inFeatures: c, site: 2 + 3 * l, a)
+                       bias: bias(w.attnProjBias), inFeatures: c, site: 2 + 3 * l, p)
 
         LayerNorm.forward(out: s.ln2, mean: s.ln2Mean, rstd: s.ln2Rstd, inp: s.mid, weight: params + w.ln2Weight,
-                          bias: bias(w.ln2Bias), rows: bt, columns: c, splitter: splitter)
+                          bias: bias(w.ln2Bias), rows: bt, columns: c, splitter: p.splitter)
         linearForward(out: s.fcPre, inp: s.ln2, weight: params + w.fcWeight, bias: bias(w.fcBias),
-                      rows: bt, inFeatures: c, outFeatures: 4 * c, splitter: splitter)
-        GELU.forward(out: s.fcAct, inp: s.fcPre, count: bt * 4 * c, splitter: splitter)
+                      rows: bt, inFeatures: c, outFeatures: 4 * c, splitter: p.splitter)
+        // Training keeps gelu' (in place of the pre-activation, which nothing else needs).
+        GELU.forward(out: s.fcAct, inp: s.fcPre, derivative: backwardReady ? s.fcPre : nil, count: bt * 4 * c,
+                     splitter: p.splitter)
         residualBranch(into: out, residual: s.mid, inp: s.fcAct, weight: params + w.mlpProjWeight,
-                       bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l, a)
+                       bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l, p)
     }
 
     /// `into = residual + dropout(Linear(inp))`. Without dropout the product is accumulated
     /// straight onto a copy of the residual (one pass fewer).
     private func residualBranch(into: FloatPointer, residual: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inFeatures: Int,
-                                site: Int, _ a: Activations) {
-        let c = config.nEmbd, bt = batch * seq
+                                site: Int, _ p: Pass) {
+        let c = config.nEmbd, bt = p.rows
         if let m = mask(site: site) {
-            linearForward(out: a.branch, inp: inp, weight: weight, bias: bias, rows: bt,
-                          inFeatures: inFeatures, outFeatures: c, splitter: splitter)
-            m.addMasked(out: into, a: residual, b: a.branch, count: bt * c, splitter: splitter)
+            linearForward(out: p.a.branch, inp: inp, weight: weight, bias: bias, rows: bt,
+                          inFeatures: inFeatures, outFeatures: c, splitter: p.splitter)
+            m.addMasked(out: into, a: residual, b: p.a.branch, count: bt * c, base: p.batchOffset * p.seq * c,
+                        splitter: p.splitter)
         } else {
-            copyAddingBias(out: into, residual, bias: bias, rows: bt, columns: c, splitter: splitter)
+            copyAddingBias(out: into, residual, bias: bias, rows: bt, columns: c, splitter: p.splitter)
             linearForward(out: into, inp: inp, weight: weight, bias: nil, rows: bt, inFeatures: inFeatures,
-                          outFeatures: c, accumulate: true, splitter: splitter)
+                          outFeatures: c, accumulate: true, splitter: p.splitter)
         }
     }
 }

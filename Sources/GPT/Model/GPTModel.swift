@@ -5,8 +5,15 @@ import Foundation
 /// `layout`), activations preallocated for a (batch, block) shape and reused by every step.
 ///
 /// A training step is `zeroGradients()`, then per micro-batch `forward(inputs:targets:...)` and
-/// `backward(lossScale:)` (gradients accumulate), then an `AdamW` step. Not thread-safe: one
-/// model is driven by one thread, which fans work out to `threads` threads itself.
+/// `backward(lossScale:)` (gradients accumulate), then `clipGradients(maxNorm:)` and an `AdamW`
+/// step. Not thread-safe: one thread drives a model, which fans work out to `threads` threads.
+///
+/// Threading: when a batch has at least two sequences and `threads > 1`, the batch is cut into
+/// `threads` slices that run forward and backward concurrently, each on one thread with
+/// single-threaded OpenBLAS, and the slices' weight gradients are summed at the end of
+/// `backward` (data parallelism inside the process: no synchronisation inside a step). A batch of
+/// one sequence runs on every thread kernel by kernel (multi-threaded sgemm, split loops).
+/// Dropout masks are indexed by position in the whole batch, so they do not depend on the split.
 public final class GPTModel {
     /// The model's shape (validated).
     public let config: GPTConfig
@@ -20,14 +27,30 @@ public final class GPTModel {
     public let threads: Int
     /// Training mode applies dropout; evaluation mode (false) does not.
     public var isTraining = true
+    /// Whether batches of several sequences are split across threads (see the type's notes);
+    /// false runs every batch kernel by kernel on all threads.
+    public var splitsBatchAcrossThreads = true
     /// Draws one key per training forward pass; every dropout mask of that pass derives from it.
     /// Save and restore it (`state`) to make a resumed run draw the same masks.
     public var dropoutGenerator: RandomGenerator
 
-    var activations: Activations?
+    /// One slice of the current batch and the buffers it runs in.
+    final class Slice {
+        let activations: Activations
+        var batch = 0, batchOffset = 0
+        var lossSum = 0.0
+        init(activations: Activations) { self.activations = activations }
+    }
+
+    var slices: [Slice] = []
+    var logitsStorage: UnsafeMutableBufferPointer<Float>?
+    /// Gradients of slices after the first, summed into `gradients` at the end of `backward`.
+    var sliceGradients: UnsafeMutableBufferPointer<Float>?
+    /// Capacity of the activations: sequences per slice, tokens per sequence, whole batch.
+    var capacity = (sliceBatch: 0, seq: 0, batch: 0)
     let splitter: WorkSplitter
     // What the last forward pass saw, for backward.
-    var batch = 0, seq = 0
+    var batch = 0, seq = 0, activeSlices = 0
     var countedTargets = 0
     var backwardReady = false
     var stepKey: UInt64 = 0
@@ -54,6 +77,8 @@ public final class GPTModel {
     deinit {
         parameters.deallocate()
         gradients.deallocate()
+        logitsStorage?.deallocate()
+        sliceGradients?.deallocate()
     }
 
     /// Re-draws every parameter as nanoGPT's `_init_weights` does: normal(0, 0.02) for Linear
@@ -90,24 +115,68 @@ public final class GPTModel {
         }
     }
 
+    /// Number of slices a batch of `batchSize` sequences is cut into.
+    func sliceCount(batchSize: Int) -> Int {
+        splitsBatchAcrossThreads ? max(1, min(threads, batchSize)) : 1
+    }
+
     /// Allocates the activations for batches of up to `batchSize` sequences of up to
     /// `sequenceLength` tokens, so no step allocates. `forward` calls it when a batch is bigger.
     public func reserve(batchSize: Int, sequenceLength: Int) {
-        if let a = activations, a.batch >= batchSize, a.seq >= sequenceLength { return }
-        let b = max(batchSize, activations?.batch ?? 0)
-        let t = max(sequenceLength, activations?.seq ?? 0)
-        activations = nil
-        activations = Activations(config: config, batch: b, seq: t, threads: threads)
+        let parts = sliceCount(batchSize: batchSize)
+        let perSlice = (batchSize + parts - 1) / parts
+        let enough = capacity.sliceBatch >= perSlice && capacity.seq >= sequenceLength
+            && capacity.batch >= batchSize && slices.count >= parts
+        if enough { return }
+        let sliceBatch = max(perSlice, capacity.sliceBatch), t = max(sequenceLength, capacity.seq)
+        let total = max(batchSize, capacity.batch)
+        let count = max(parts, slices.count)
+        slices = []
+        logitsStorage?.deallocate()
+        let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: total * t * config.vocabSize)
+        logits.initialize(repeating: 0)
+        logitsStorage = logits
+        for _ in 0..<count {
+            slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t,
+                                                         threads: threads, logits: logits.baseAddress!)))
+        }
+        if count > 1 && sliceGradients == nil {
+            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * layout.count)
+            g.initialize(repeating: 0)
+            sliceGradients = g
+        }
+        capacity = (sliceBatch, t, total)
     }
 
     /// Logits [B, T, V] of the last forward pass. `backward` overwrites them with their gradient.
     public var logits: UnsafeBufferPointer<Float> {
-        guard let a = activations else { return UnsafeBufferPointer(start: nil, count: 0) }
-        return UnsafeBufferPointer(start: a.logits, count: batch * seq * config.vocabSize)
+        guard let l = logitsStorage else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: l.baseAddress, count: batch * seq * config.vocabSize)
     }
 
-    /// Bytes of activation memory currently reserved.
-    public var activationBytes: Int { (activations?.storage.count ?? 0) * MemoryLayout<Float>.size }
+    /// Bytes of activation memory currently reserved (logits and per-slice gradients included).
+    public var activationBytes: Int {
+        let floats = slices.reduce(0) { $0 + $1.activations.storage.count } + (logitsStorage?.count ?? 0)
+            + (sliceGradients?.count ?? 0)
+        return floats * MemoryLayout<Float>.size
+    }
 
     var dropoutProbability: Double { isTraining ? config.dropout : 0 }
+
+    /// The dropout mask of `site` for the current pass, or nil when dropout is off.
+    func mask(site: Int) -> DropoutMask? {
+        dropoutActive ? DropoutMask(stepKey: stepKey, site: site, probability: config.dropout) : nil
+    }
+
+    /// Runs `body(slice index)` for the first `activeSlices` slices: concurrently, each with
+    /// single-threaded OpenBLAS, when there are several.
+    func forEachSlice(_ body: (Int) -> Void) {
+        if activeSlices == 1 {
+            body(0)
+            return
+        }
+        openblas_set_num_threads(1)
+        DispatchQueue.concurrentPerform(iterations: activeSlices, execute: body)
+        openblas_set_num_threads(Int32(threads))
+    }
 }

@@ -28,8 +28,10 @@ struct Attention {
 
     /// Fills `probs` [B, H, T, T] with softmax(q kᵀ / √hs) under the causal mask (zeros above the
     /// diagonal) and `out` [B, T, C] with (dropout(probs)) v. `scratch` holds `threads * T * T`.
+    /// `batchOffset` is the slice's first sequence in the whole batch (dropout masks are indexed
+    /// by position in the whole batch).
     func forward(out: FloatPointer, probs: FloatPointer, qkv: UnsafePointer<Float>,
-                 dropout: DropoutMask?, scratch: FloatPointer, threads: Int) {
+                 dropout: DropoutMask?, batchOffset: Int, scratch: FloatPointer, threads: Int) {
         let t = seq, c = channels, c3 = 3 * channels, hs = headSize
         forEachHead(threads: threads) { b, h, chunk in
             let q = qkv + b * t * c3 + h * hs
@@ -41,7 +43,7 @@ struct Attention {
             var weights = UnsafePointer(p)
             if let dropout {
                 let d = scratch + chunk * t * t
-                dropout.apply(out: d, inp: p, count: t * t, base: (b * heads + h) * t * t,
+                dropout.apply(out: d, inp: p, count: t * t, base: ((b + batchOffset) * heads + h) * t * t,
                               splitter: WorkSplitter(threads: 1))
                 weights = UnsafePointer(d)
             }
@@ -53,7 +55,8 @@ struct Attention {
     /// Writes the gradient of q, k and v into `dqkv` [B, T, 3C] given `dout` [B, T, C].
     /// `scratch` holds `threads * 2 * T * T`.
     func backward(dqkv: FloatPointer, dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
-                  qkv: UnsafePointer<Float>, dropout: DropoutMask?, scratch: FloatPointer, threads: Int) {
+                  qkv: UnsafePointer<Float>, dropout: DropoutMask?, batchOffset: Int, scratch: FloatPointer,
+                  threads: Int) {
         let t = seq, c = channels, c3 = 3 * channels, hs = headSize
         forEachHead(threads: threads) { b, h, chunk in
             let q = qkv + b * t * c3 + h * hs
@@ -63,7 +66,7 @@ struct Attention {
             let p = probs + (b * heads + h) * t * t
             let dy = dout + b * t * c + h * hs
             let dp = scratch + chunk * 2 * t * t
-            let base = (b * heads + h) * t * t
+            let base = ((b + batchOffset) * heads + h) * t * t
             var weights = p
             if let dropout {
                 let d = dp + t * t

@@ -23,13 +23,13 @@ struct DropoutMask {
 
     /// `out[i] = a[i] + factor(base + i) * b[i]` for `count` elements (a and out may alias).
     func addMasked(out: FloatPointer, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int,
-                   splitter: WorkSplitter) {
+                   base: Int, splitter: WorkSplitter) {
         splitter.run(count, costPerItem: 8) { range, _ in
-            for i in range { out[i] = a[i] + factor(i) * b[i] }
+            for i in range { out[i] = a[i] + factor(base &+ i) * b[i] }
         }
     }
 
-    /// `out[i] = factor(i) * inp[i]` (out and inp may alias).
+    /// `out[i] = factor(base + i) * inp[i]` (out and inp may alias).
     func apply(out: FloatPointer, inp: UnsafePointer<Float>, count: Int, base: Int = 0,
                splitter: WorkSplitter) {
         splitter.run(count, costPerItem: 8) { range, _ in
