@@ -86,8 +86,8 @@ public final class Trainer {
         self.config = config
         self.modelConfig = modelConfig
 
-        try config.validate(splitTokens: loader.tokenCount(.train), split: "train", sources: sources)
         try config.validate(splitTokens: loader.tokenCount(.val), split: "val", sources: sources)
+        try config.validate(splitTokens: loader.tokenCount(.train), split: "train", sources: sources)
         if modelConfig.vocabSize < loader.vocabularySize {
             if let path = start.path {
                 throw TrainError.incompatibleCheckpoint(
