@@ -59,18 +59,18 @@ struct Sample: ParsableCommand {
             let text: String
             if let promptFile {
                 guard let contents = FileManager.default.contents(atPath: promptFile) else {
-                    throw ValidationError("--prompt-file \(promptFile): cannot read the file")
+                    throw CommandError("--prompt-file \(promptFile): cannot read the file")
                 }
                 guard let decoded = String(data: contents, encoding: .utf8) else {
-                    throw ValidationError("--prompt-file \(promptFile): not UTF-8 text")
+                    throw CommandError("--prompt-file \(promptFile): not UTF-8 text")
                 }
                 text = decoded
             } else {
                 text = prompt ?? "\n"
             }
-            guard !text.isEmpty else { throw ValidationError("the prompt is empty") }
+            guard !text.isEmpty else { throw CommandError("the prompt is empty") }
             let promptTokens: [Int32]
-            do { promptTokens = try tokenizer.encode(text) } catch { throw ValidationError("prompt: \(error)") }
+            do { promptTokens = try tokenizer.encode(text) } catch { throw CommandError("prompt: \(error)") }
             let options = SamplingOptions(temperature: temperature, topK: topK > 0 ? min(topK, model.config.vocabSize) : nil,
                                           topP: topP < 1 ? topP : nil)
             let generator = Generator(model: model)
@@ -102,8 +102,6 @@ struct Sample: ParsableCommand {
                 }
                 out.write(Data("\n---------------\n".utf8))
             }
-        } catch let error as ValidationError {
-            throw error
         } catch {
             printError(error)
             throw ExitCode.failure

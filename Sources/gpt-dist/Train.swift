@@ -81,3 +81,9 @@ func printError(_ error: Error, rank: Int? = nil) {
     let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
     FileHandle.standardError.write(Data((prefix + text + "\n").utf8))
 }
+
+/// A command-line mistake found while running (after argument parsing), printed as one line.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
