@@ -28,5 +28,7 @@ static inline hid_t chdf5_t_native_uint64(void) { return H5T_NATIVE_UINT64; }
 static inline hid_t chdf5_t_c_s1(void) { return H5T_C_S1; }
 static inline hid_t chdf5_e_default(void) { return H5E_DEFAULT; }
 static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
+static inline hid_t chdf5_f_obj_all_files(void) { return (hid_t)H5F_OBJ_ALL; }
+static inline unsigned chdf5_f_obj_all(void) { return H5F_OBJ_ALL; }
 
 #endif

@@ -94,6 +94,11 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
                 throw HDF5Error.shapeMismatch(file: filePath, object: path,
                                               message: "cannot resize shape \(shape) to \(newShape): rank differs")
             }
+            guard try chunkShape != nil else {
+                throw HDF5Error.invalidArgument(
+                    file: filePath, object: path,
+                    message: "cannot resize a dataset with fixed-size (unchunked) storage; create it with maxShape")
+            }
             for (size, limit) in zip(newShape, maxShape) where size < 0 || (limit.map { size > $0 } ?? false) {
                 throw HDF5Error.outOfRange(file: filePath, object: path,
                                            message: "cannot resize to \(newShape): maximum shape is \(describe(maxShape))")
@@ -124,11 +129,5 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
             throw HDF5Error.readFailed(file: filePath, object: path, reason: reason("cannot get dimensions"))
         }
         return (dims.map { Int($0) }, maxDims.map { $0 == chdf5_s_unlimited() ? nil : Int($0) })
-    }
-
-    func requireWritable() throws {
-        if file.isReadOnly {
-            throw HDF5Error.writeFailed(file: filePath, object: path, reason: "file is open read-only")
-        }
     }
 }

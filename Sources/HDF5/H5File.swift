@@ -38,6 +38,11 @@ public final class H5File: H5Group, @unchecked Sendable {
             }
             let access = try fileAccessList(path)
             defer { _ = H5Pclose(access) }
+            // The HDF5 1.8 object format lifts the 64 KiB limit on one attribute (dense storage);
+            // HDF5 1.8+ and h5py read it.
+            guard H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_V18) >= 0 else {
+                throw HDF5Error.cannotOpenFile(file: path, reason: takeHDF5StackMessage() ?? "H5Pset_libver_bounds failed")
+            }
             let flags = mode == .truncate ? chdf5_f_acc_trunc() : chdf5_f_acc_excl()
             let id = H5Fcreate(path, flags, chdf5_p_default(), access)
             guard id >= 0 else {

@@ -73,9 +73,17 @@ extension H5Group {
             }
             let resizable = maxShape.map { zip(shape, $0).contains { size, limit in limit != size } } ?? false
             var chunkShape = chunks
+            var deflateLevel = deflateLevel
             if chunkShape == nil, resizable || deflateLevel != nil {
-                chunkShape = Self.defaultChunks(shape: shape, maxShape: maxShape,
-                                                elementSize: elementType.byteCount ?? 1)
+                let fixedEmpty = shape.indices.contains { shape[$0] == 0 && (maxShape?[$0] ?? (maxShape == nil ? 0 : nil)) == 0 }
+                if fixedEmpty {
+                    // Always empty: HDF5 cannot chunk a fixed zero-length dimension, nor is there
+                    // anything to compress.
+                    deflateLevel = nil
+                } else {
+                    chunkShape = Self.defaultChunks(shape: shape, maxShape: maxShape,
+                                                    elementSize: elementType.byteCount ?? 1)
+                }
             }
             if let chunkShape {
                 guard chunkShape.count == shape.count, !shape.isEmpty else {
@@ -90,6 +98,7 @@ extension H5Group {
                 }
             }
             if linkExists(id, name) { throw HDF5Error.objectExists(file: filePath, object: target) }
+            try requireWritable(target)
 
             let dims = shape.map { hsize_t($0) }
             let maxDims = (maxShape ?? shape.map { Optional($0) }).map { $0.map { hsize_t($0) } ?? chdf5_s_unlimited() }

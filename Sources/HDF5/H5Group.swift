@@ -30,6 +30,7 @@ public class H5Group: H5Object, @unchecked Sendable {
             let id = try liveID()
             let target = absolutePath(name)
             if linkExists(id, name) { throw HDF5Error.objectExists(file: filePath, object: target) }
+            try requireWritable(target)
             let linkCreation = try intermediateGroupLinkList(target)
             defer { _ = H5Pclose(linkCreation) }
             let groupID = H5Gcreate2(id, name, linkCreation, chdf5_p_default(), chdf5_p_default())
@@ -45,7 +46,7 @@ public class H5Group: H5Object, @unchecked Sendable {
         try withHDF5 {
             let id = try liveID()
             let target = try requireObject(id, name, kind: .group)
-            let groupID = H5Gopen2(id, name, chdf5_p_default())
+            let groupID = H5Gopen2(id, ObjectPath.libraryName(name), chdf5_p_default())
             guard groupID >= 0 else {
                 throw HDF5Error.readFailed(file: filePath, object: target, reason: reason("cannot open group"))
             }
@@ -84,12 +85,30 @@ public class H5Group: H5Object, @unchecked Sendable {
         }
     }
 
+    /// Absolute paths of every dataset below this group, depth first in name order. A dataset
+    /// reachable under several names (hard links) is listed under each.
+    public func datasetPaths() throws -> [String] {
+        try withHDF5 {
+            var paths: [String] = []
+            for child in try childNames() {
+                let childPath = absolutePath(child)
+                switch try kind(of: child) {
+                case .dataset?: paths.append(childPath)
+                case .group?: paths += try group(child).datasetPaths()
+                default: break
+                }
+            }
+            return paths
+        }
+    }
+
     /// Removes the link at `name`. The object itself goes away when no link points to it.
     public func deleteLink(_ name: String) throws {
         try withHDF5 {
             let id = try liveID()
             let target = absolutePath(name)
             guard linkExists(id, name) else { throw HDF5Error.objectNotFound(file: filePath, object: target) }
+            try requireWritable(target)
             guard H5Ldelete(id, name, chdf5_p_default()) >= 0 else {
                 throw HDF5Error.writeFailed(file: filePath, object: target, reason: reason("cannot delete link"))
             }
@@ -105,6 +124,7 @@ public class H5Group: H5Object, @unchecked Sendable {
             _ = try requireObject(id, target, kind: nil)
             let newPath = absolutePath(name)
             if linkExists(id, name) { throw HDF5Error.objectExists(file: filePath, object: newPath) }
+            try requireWritable(newPath)
             let linkCreation = try intermediateGroupLinkList(newPath)
             defer { _ = H5Pclose(linkCreation) }
             guard H5Lcreate_hard(id, target, id, name, linkCreation, chdf5_p_default()) >= 0 else {
@@ -172,6 +192,7 @@ public class H5Group: H5Object, @unchecked Sendable {
 
     func objectInfo(_ id: hid_t, _ name: String) throws -> ObjectInfo {
         var info = H5O_info_t()
+        let name = ObjectPath.libraryName(name)
         guard H5Oget_info_by_name2(id, name, &info, UInt32(H5O_INFO_BASIC), chdf5_p_default()) >= 0 else {
             throw HDF5Error.readFailed(file: filePath, object: absolutePath(name),
                                        reason: reason("cannot get object info"))

@@ -1,5 +1,4 @@
 import CHDF5
-import Foundation
 
 /// Attributes: small named values attached to a file (its root group), a group or a dataset.
 ///
@@ -39,7 +38,7 @@ extension H5Object {
             guard !name.isEmpty else {
                 throw HDF5Error.invalidArgument(file: filePath, object: path, message: "empty attribute name")
             }
-            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            try requireWritable(attributeLabel(name))
             if try hasAttribute(name) {
                 guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot replace attribute") }
             }
@@ -86,7 +85,7 @@ extension H5Object {
             guard try hasAttribute(name) else {
                 throw HDF5Error.attributeNotFound(file: filePath, object: path, name: name)
             }
-            if file.isReadOnly { throw writeFailure(name, "file is open read-only") }
+            try requireWritable(attributeLabel(name))
             guard H5Adelete(id, name) >= 0 else { throw writeFailure(name, "cannot delete attribute") }
         }
     }
@@ -202,34 +201,12 @@ extension H5Object {
 
     private func readStrings(_ attributeID: hid_t, _ typeID: hid_t, _ space: hid_t, count: Int,
                              name: String) throws -> [String] {
-        guard count > 0 else { return [] }
-        let memoryType = H5Tcopy(typeID)
-        guard memoryType >= 0 else { throw readFailure(name, "cannot copy string type") }
-        defer { _ = H5Tclose(memoryType) }
-
-        if H5Tis_variable_str(typeID) > 0 {
-            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-            guard H5Aread(attributeID, memoryType, &pointers) >= 0 else {
-                throw readFailure(name, "cannot read variable-length string attribute")
-            }
-            let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
-            _ = H5Dvlen_reclaim(memoryType, space, chdf5_p_default(), &pointers)
-            return strings
+        guard let strings = StringElements.read(typeID: typeID, space: space, count: count, {
+            H5Aread(attributeID, $0, $1)
+        }) else {
+            throw readFailure(name, "cannot read string attribute")
         }
-
-        let size = H5Tget_size(typeID)
-        guard size > 0 else { return Array(repeating: "", count: count) }
-        var bytes = [UInt8](repeating: 0, count: size * count)
-        guard H5Aread(attributeID, memoryType, &bytes) >= 0 else {
-            throw readFailure(name, "cannot read fixed-length string attribute")
-        }
-        let spacePadded = H5Tget_strpad(typeID) == H5T_STR_SPACEPAD
-        return (0..<count).map { index in
-            var field = bytes[(index * size)..<((index + 1) * size)]
-            if let end = field.firstIndex(of: 0) { field = field[..<end] }
-            if spacePadded { while field.last == 0x20 { field = field.dropLast() } }
-            return String(decoding: field, as: UTF8.self)
-        }
+        return strings
     }
 
     private func writeAttribute(_ id: hid_t, _ name: String, _ value: HDF5AttributeValue) throws {
@@ -245,13 +222,12 @@ extension H5Object {
         }
     }
 
-    /// A scalar dataspace, a 1-D one of `count` elements, or a null one for an empty array.
+    /// A scalar dataspace or a 1-D one of `count` elements (an empty array has extent [0], which
+    /// h5py reads as an empty numpy array).
     private func attributeSpace(_ name: String, count: Int, scalar: Bool) throws -> hid_t {
         let space: hid_t
         if scalar {
             space = H5Screate(H5S_SCALAR)
-        } else if count == 0 {
-            space = H5Screate(H5S_NULL)
         } else {
             var dims = [hsize_t(count)]
             space = H5Screate_simple(1, &dims, nil)
@@ -298,21 +274,15 @@ extension H5Object {
     private func writeStrings(_ id: hid_t, _ name: String, _ values: [String], scalar: Bool) throws {
         let space = try attributeSpace(name, count: values.count, scalar: scalar)
         defer { _ = H5Sclose(space) }
-        let stringType = H5Tcopy(chdf5_t_c_s1())
+        let stringType = StringElements.makeVariableLengthUTF8Type()
         guard stringType >= 0 else { throw writeFailure(name, "cannot create string type") }
         defer { _ = H5Tclose(stringType) }
-        guard H5Tset_size(stringType, chdf5_t_variable()) >= 0,
-              H5Tset_cset(stringType, H5T_CSET_UTF8) >= 0 else {
-            throw writeFailure(name, "cannot create string type")
-        }
         let attributeID = H5Acreate2(id, name, stringType, space, chdf5_p_default(), chdf5_p_default())
         guard attributeID >= 0 else { throw writeFailure(name, "cannot create attribute") }
         defer { _ = H5Aclose(attributeID) }
         if values.isEmpty { return }
-        // HDF5 copies the strings during the write; keep C copies alive until then.
-        var pointers = values.map { UnsafePointer<CChar>(strdup($0)) }
-        defer { pointers.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
-        guard H5Awrite(attributeID, stringType, &pointers) >= 0 else {
+        let status = StringElements.withCStringPointers(values) { H5Awrite(attributeID, stringType, $0) }
+        guard status >= 0 else {
             throw writeFailure(name, "cannot write attribute")
         }
     }

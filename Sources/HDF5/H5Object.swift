@@ -90,6 +90,14 @@ public class H5Object: @unchecked Sendable {
         return rawID
     }
 
+    /// Throws ``HDF5Error/writeFailed`` naming `object` (default: this object) if the file was
+    /// opened read-only, before HDF5 is asked to write.
+    func requireWritable(_ object: String? = nil) throws {
+        if file.isReadOnly {
+            throw HDF5Error.writeFailed(file: filePath, object: object ?? path, reason: "file is open read-only")
+        }
+    }
+
     /// The absolute path of `name` relative to this object.
     func absolutePath(_ name: String) -> String {
         ObjectPath.resolve(name, from: path)

@@ -122,8 +122,11 @@ extension Array: HDF5AttributeConvertible where Element: HDF5AttributeArrayEleme
 
 /// Element types of array attributes: `Int`, `Double`, `Float`, `String`.
 public protocol HDF5AttributeArrayElement {
+    /// The value to store for an array of this element.
     static func hdf5AttributeValue(of values: [Self]) -> HDF5AttributeValue
+    /// The array for a stored value, or nil if the stored kind does not fit.
     static func hdf5Array(from value: HDF5AttributeValue) -> [Self]?
+    /// The name of the expected kind, for error messages.
     static var hdf5ArrayKind: String { get }
 }
 

@@ -31,4 +31,9 @@ enum ObjectPath {
         }
         return result
     }
+
+    /// `name` as HDF5 should see it: "" (which HDF5 rejects) becomes ".", this object.
+    static func libraryName(_ name: String) -> String {
+        components(name).isEmpty ? (name.hasPrefix("/") ? "/" : ".") : name
+    }
 }

@@ -36,6 +36,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed iterations first.") var warmup: Int = 2
     @Option(help: "Threads (OpenBLAS and kernels); default: every core.") var threads: Int?
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 1337
+    @Flag(help: "Run the whole batch kernel by kernel on all threads instead of one batch slice per thread.")
+    var noBatchSplit = false
 
     func run() throws {
         let base = (preset ?? .shakespeareCPU).shape
@@ -50,6 +52,7 @@ struct Bench: ParsableCommand {
         guard threadCount > 0 else { throw ValidationError("--threads must be positive") }
 
         let model = try GPTModel(config: config, seed: seed, threads: threadCount)
+        model.splitsBatchAcrossThreads = !noBatchSplit
         let optimizer = AdamW(model: model)
         let t = config.blockSize, tokensPerIter = batch * t
         var rng = RandomGenerator(seed: seed &+ 1)
@@ -89,7 +92,8 @@ struct Bench: ParsableCommand {
         let achieved = flopsPerIter / (best / 1e3) / 1e9
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         print("model        n_layer \(config.nLayer), n_head \(config.nHead), n_embd \(config.nEmbd), block \(t), batch \(batch), vocab \(config.vocabSize), bias \(config.bias), dropout \(config.dropout) (\(f(n / 1e6, 2))M params)")
-        print("threads      \(threadCount) (OpenBLAS \(String(cString: openblas_get_corename())))")
+        let mode = model.splitsBatchAcrossThreads && batch > 1 && threadCount > 1 ? "batch split across threads" : "kernel by kernel"
+        print("threads      \(threadCount) (\(mode); OpenBLAS \(String(cString: openblas_get_corename())))")
         print("ms/iter      \(f(best, 2)) best, \(f(median, 2)) median of \(iters) (after \(warmup) warm-up); loss \(f(Double(lastLoss), 4))")
         print("cpu ms/iter  \(f(cpuPerIter, 2)) (CPU time of all threads, mean; spinning BLAS threads included)")
         print("tokens/s     \(f(Double(tokensPerIter) / (best / 1e3), 0))")

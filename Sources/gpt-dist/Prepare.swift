@@ -33,6 +33,9 @@ struct Prepare: ParsableCommand {
     @Option(help: "Most tokens per shard file.")
     var shardTokens: Int = 100_000_000
 
+    @Option(help: "Refuse a split shorter than one window of this block size (block_size + 1 tokens); the trainer checks again.")
+    var blockSize: Int?
+
     @Option(help: "Threads encoding text chunks in parallel.")
     var workers: Int = 1
 
@@ -52,6 +55,7 @@ struct Prepare: ParsableCommand {
         options.valFraction = valFraction
         options.shardTokens = shardTokens
         options.workers = workers
+        options.blockSize = blockSize
         let given: (any Tokenizer)?
         switch TokenizerKind(rawValue: tokenizer) {
         case .character?:

@@ -79,6 +79,16 @@ final class PrepareCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 
+    func testCorpusShorterThanOneBlock() throws {
+        let input = try corpus(lines: 20)  // 590 characters: val gets 59
+        let out = folder.appendingPathComponent("out").path
+        assertOneLineError(try runProduct("gpt-dist", ["prepare", "--input", input, "--out", out, "--block-size", "256"]),
+                           ["val split has 59 tokens; at least 257 are needed"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let ok = try runProduct("gpt-dist", ["prepare", "--input", input, "--out", out, "--block-size", "58"])
+        XCTAssertEqual(ok.status, 0, ok.output)
+    }
+
     func testBadOptionsAreOneLineErrors() throws {
         let input = try corpus()
         let out = folder.appendingPathComponent("out").path

@@ -35,20 +35,24 @@ final class DataChunkingTests: XCTestCase {
         }
     }
 
-    func testLineStartChunksCutOnlyAfterNewlineBetweenVisibleCharacters() throws {
-        let text = (0..<300).map { i in i % 3 == 0 ? "word  \n\n  indented \(i)\n" : "line \(i)!\n" }.joined()
+    func testLineStartChunksCutOnlyBeforeNewlineFollowedByVisibleCharacter() throws {
+        let text = (0..<300).map { i in i % 3 == 0 ? "word  \n\n  indented \(i)\n" : "line \(i)!\r\n" }.joined()
         let path = try write("b.txt", Array(text.utf8))
         let parts = try chunks(path, .lineStart, size: 64)
         XCTAssertGreaterThan(parts.count, 10)
         XCTAssertEqual(parts.map(\.text).joined(), text)
-        for part in parts.dropLast() {
-            let scalars = Array(part.text.unicodeScalars)
-            XCTAssertEqual(scalars.last, "\n")
-            XCTAssertFalse(scalars[scalars.count - 2].properties.isWhitespace)
-        }
         for part in parts.dropFirst() {
-            XCTAssertFalse(part.text.unicodeScalars.first!.properties.isWhitespace)
+            let scalars = Array(part.text.unicodeScalars)
+            XCTAssertEqual(scalars[0], "\n")
+            XCTAssertTrue(scalars[1].isASCII && !scalars[1].properties.isWhitespace, "\(part.text)")
         }
+    }
+
+    func testLineStartWithoutAnyCutIsOneChunk() throws {
+        let text = String(repeating: "no newline here ", count: 100) + "\n\n  \n"
+        let path = try write("c.txt", Array(text.utf8))
+        let parts = try chunks(path, .lineStart, size: 32)
+        XCTAssertEqual(parts.map(\.text), [text])
     }
 
     func testEmptyFileIsAnError() throws {

@@ -63,6 +63,26 @@ final class DataPrepareTests: XCTestCase {
         XCTAssertEqual(summary.shardFiles.count, trainShards + valShards)
     }
 
+    func testFewOpenShardsStillReadEverything() throws {
+        let (inputs, text) = try makeCorpus()
+        let out = folder.appendingPathComponent("out").path
+        var options = PrepareOptions(inputs: [inputs], output: out)
+        options.shardTokens = 100
+        _ = try DatasetPreparer.prepare(options, tokenizer: nil)
+        let loader = try TokenLoader(directory: out, openShardLimit: 2)
+        let stream = try CharTokenizer(corpus: text).encode(text)
+        var x = [Int32](repeating: 0, count: 16 * 150), y = x
+        for step in 0..<3 {
+            try loader.randomBatch(split: .train, purpose: .training, seed: 5, step: step, sequences: 0..<16,
+                                   blockSize: 150, inputs: &x, targets: &y)
+            for row in 0..<16 {
+                let start = try loader.windowStart(split: .train, purpose: .training, seed: 5, step: step, sequence: row, blockSize: 150)
+                XCTAssertEqual(Array(x[(row * 150)..<((row + 1) * 150)]), Array(stream[start..<(start + 150)]))
+            }
+        }
+        XCTAssertEqual(try allTokens(loader, .train) + allTokens(loader, .val), stream)
+    }
+
     func testWorkersDoNotChangeTheTokens() throws {
         let (inputs, _) = try makeCorpus()
         var results: [[Int32]] = []

@@ -47,6 +47,17 @@ final class AttributeTests: HDF5TestCase {
         XCTAssertEqual(try file.attributeNames(), [])
     }
 
+    func testAttributesLargerThan64KiB() throws {
+        do {
+            let file = try H5File.create(at: path("large.h5"))
+            try file.setAttribute("ids", Array(0..<20_000))
+            try file.setAttribute("words", (0..<20_000).map { "w\($0)" })
+        }
+        let file = try H5File.open(at: path("large.h5"))
+        XCTAssertEqual(try file.attribute("ids", as: [Int].self), Array(0..<20_000))
+        XCTAssertEqual(try file.attribute("words", as: [String].self).last, "w19999")
+    }
+
     func testWideningReadsAreAllowed() throws {
         let file = try H5File.create(at: path("widen.h5"))
         try file.setAttribute("n", 3)

@@ -43,6 +43,11 @@ final class DatasetRoundTripTests: HDF5TestCase {
         let dataset = try file.createDataset("empty", values: [Float](), shape: [0, 4])
         XCTAssertEqual(try dataset.shape, [0, 4])
         XCTAssertEqual(try dataset.read(as: Float.self), [])
+        let compressed = try file.createDataset("empty_deflated", values: [Int32](), deflateLevel: 6)
+        XCTAssertEqual(try compressed.read(as: Int32.self), [])
+        let growable = try file.createDataset("growable", of: Int32.self, shape: [0, 2], maxShape: [nil, 2], deflateLevel: 1)
+        try growable.append([1, 2] as [Int32])
+        XCTAssertEqual(try growable.read(as: Int32.self), [1, 2])
     }
 
     func testUInt16ReadsAsInt32WithLosslessConversion() throws {

@@ -93,5 +93,14 @@ final class ErrorTests: HDF5TestCase {
         let dataset = try H5File.open(at: path("ro.h5")).dataset("x")
         let error = assertHDF5Error(try dataset.write([Int32(2)]))
         XCTAssertEqual(error, .writeFailed(file: path("ro.h5"), object: "/x", reason: "file is open read-only"))
+        let file = dataset.file
+        XCTAssertEqual(assertHDF5Error(try file.createGroup("g")),
+                       .writeFailed(file: path("ro.h5"), object: "/g", reason: "file is open read-only"))
+        XCTAssertEqual(assertHDF5Error(try file.createDataset("y", values: [Float(1)])),
+                       .writeFailed(file: path("ro.h5"), object: "/y", reason: "file is open read-only"))
+        XCTAssertEqual(assertHDF5Error(try file.link(target: "x", as: "z"))?.description,
+                       "\(path("ro.h5")): /z: write failed: file is open read-only")
+        XCTAssertNotNil(assertHDF5Error(try file.deleteLink("x")))
+        XCTAssertEqual(try file.dataset("x").read(as: Int32.self), [1])
     }
 }

@@ -84,6 +84,33 @@ final class GroupAndLinkTests: HDF5TestCase {
         XCTAssertEqual(dataset.file.filePath, path("life.h5"))
     }
 
+    func testEveryHandleIsClosedWhenObjectsAreReleased() throws {
+        let before = HDF5Library.openObjectCount
+        do {
+            let file = try H5File.create(at: path("leak.h5"))
+            let group = try file.createGroup("g")
+            let dataset = try group.createDataset("d", values: [Int32(1), 2, 3, 4], shape: [2, 2])
+            try dataset.setAttribute("s", ["a", "b"])
+            try file.setAttribute("b", true)
+            _ = try dataset.attributeValue("s")
+            _ = try file.attribute("b", as: Bool.self)
+            _ = try dataset.read(start: [1, 0], count: [1, 2], as: Int64.self, conversion: .lossless)
+            _ = try file.datasetPaths()
+            _ = try? file.dataset("g/missing")
+            _ = try? dataset.read(start: [5, 0], count: [1, 1], as: Int32.self)
+            try file.createDataset("strings", strings: ["x"])
+            _ = try file.dataset("strings").readStrings()
+            XCTAssertGreaterThan(HDF5Library.openObjectCount, before)
+        }
+        XCTAssertEqual(HDF5Library.openObjectCount, before)
+        do {
+            let file = try H5File.open(at: path("leak.h5"))
+            _ = try file.dataset("g/d").read(as: Int32.self)
+            _ = try file.group("g").attributeNames()
+        }
+        XCTAssertEqual(HDF5Library.openObjectCount, before)
+    }
+
     func testLibraryVersion() {
         XCTAssertTrue(HDF5Library.version.hasPrefix("1."), HDF5Library.version)
         XCTAssertEqual(HDF5Library.version.split(separator: ".").count, 3)

@@ -42,7 +42,7 @@ final class H5pyInteropTests: HDF5TestCase {
 
     func testDatasetsAndHardLink() throws {
         let file = try fixture()
-        XCTAssertEqual(try file.childNames(), ["int32", "model", "stream", "tokens"])
+        XCTAssertEqual(try file.childNames(), ["fixed_words", "int32", "model", "stream", "tokens", "words"])
         let tokens = try file.dataset("tokens")
         XCTAssertEqual(try tokens.elementType, .uint16)
         XCTAssertEqual(try tokens.read(as: UInt16.self), [0, 1, 50_256, 65_535, 7])
@@ -52,6 +52,8 @@ final class H5pyInteropTests: HDF5TestCase {
         XCTAssertEqual(try weight.shape, [4, 3])
         XCTAssertEqual(try weight.read(as: Float.self), (0..<12).map { Float($0) })
         XCTAssertTrue(try file.isSameObject("model/lm_head.weight", "model/transformer.wte.weight"))
+        XCTAssertEqual(try file.dataset("words").readStrings(), ["Ġthe", "ü", ""])
+        XCTAssertEqual(try file.dataset("fixed_words").readStrings(), ["ab", "c"])
         let stream = try file.dataset("stream")
         XCTAssertEqual(try stream.maxShape, [nil])
         XCTAssertEqual(try stream.chunkShape, [4])

@@ -1,7 +1,11 @@
 /// GPT-2 style byte-level BPE: text → UTF-8 bytes → GPT-2's pre-tokenization → merges applied by
-/// rank within each piece. Gives the same ids as OpenAI's encoder.py / tiktoken `gpt2` (with
-/// encoder.json + vocab.bpe) and as Hugging Face's `ByteLevelBPETokenizer` (with its vocab.json +
-/// merges.txt).
+/// rank within each piece, as OpenAI's encoder.py / tiktoken `gpt2` (with encoder.json +
+/// vocab.bpe) and Hugging Face's `ByteLevelBPETokenizer` (with its vocab.json + merges.txt) do.
+/// The tests hold it to Hugging Face's ids (fixtures made by scripts/make_bpe_reference.py);
+/// GPT-2's released files are the same format, read by the same code.
+///
+/// Encoding keeps a cache of the ids of every distinct piece for the length of one `encode`
+/// call, so encode large texts in large calls (a megabyte or more), not line by line.
 ///
 /// Special tokens: `<|endoftext|>`, when the vocabulary has it, is recognised in the text and
 /// encoded as its single id (as Hugging Face does for a registered special token, and as tiktoken
@@ -64,7 +68,7 @@ public struct BPETokenizer: Tokenizer {
     /// The number of merges (ranks).
     public var mergeCount: Int { merges.count }
 
-    /// The id of a token given in byte-level text (`"Ġthe"`), or nil.
+    /// The id of a token given in byte-level text (`"Ġthe"`), or nil. A linear search, for inspection.
     public func id(ofSymbolText text: String) -> Int32? {
         let key = Array(text.utf8)
         return symbolTexts.firstIndex(of: key).map { Int32($0) }

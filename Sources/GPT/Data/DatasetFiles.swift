@@ -20,7 +20,8 @@ enum ShardFile {
 
     /// Reads and checks a shard's header: it must be one of our shards, of dataset `info`,
     /// split `split`, index `index`, starting at `firstToken`.
-    static func open(path: String, info: DatasetInfo, split: DataSplit, index: Int, firstToken: Int) throws -> HDF5ShardSource {
+    static func open(path: String, info: DatasetInfo, split: DataSplit, index: Int, firstToken: Int,
+                     cache: OpenShardCache) throws -> HDF5ShardSource {
         try DatasetFiles.translating(path, corrupt: true) {
             let file = try H5File.open(at: path)
             try DatasetFiles.requireFormat(file, path: path)
@@ -46,50 +47,111 @@ enum ShardFile {
             guard type.description == info.width.rawValue else {
                 throw bad("/tokens is \(type), expected \(info.width.rawValue)")
             }
-            let source = HDF5ShardSource(file: file, tokens: tokens, tokenCount: count, path: path,
-                                         conversion: info.width == .uint16 ? .lossless : .numeric)
+            defer {
+                tokens.close()
+                file.close()
+            }
+            let conversion: HDF5Conversion = info.width == .uint16 ? .lossless : .numeric
             // Reading the last token catches a file cut short after its metadata.
             if count > 0 {
-                var last: Int32 = 0
-                try source.read((count - 1)..<count, into: &last)
+                let last = try tokens.read(offset: count - 1, count: 1, as: Int32.self, conversion: conversion)[0]
                 guard last >= 0 && Int(last) < info.vocabularySize else {
                     throw bad("token \(last) at position \(count - 1) is outside the vocabulary of \(info.vocabularySize)")
                 }
             }
-            return source
+            return HDF5ShardSource(path: path, tokenCount: count, conversion: conversion, cache: cache)
         }
     }
 }
 
-/// Token reads from one open shard.
+/// Token reads from one shard, opened on first use and kept open while the cache allows.
 final class HDF5ShardSource: ShardTokenSource {
-    let file: H5File
-    let tokens: H5Dataset
-    let tokenCount: Int
     let path: String
+    let tokenCount: Int
     let conversion: HDF5Conversion
+    private let cache: OpenShardCache
+    fileprivate var open: (file: H5File, tokens: H5Dataset)?
 
-    init(file: H5File, tokens: H5Dataset, tokenCount: Int, path: String, conversion: HDF5Conversion) {
-        self.file = file
-        self.tokens = tokens
-        self.tokenCount = tokenCount
+    init(path: String, tokenCount: Int, conversion: HDF5Conversion, cache: OpenShardCache) {
         self.path = path
+        self.tokenCount = tokenCount
         self.conversion = conversion
+        self.cache = cache
     }
 
     deinit {
-        tokens.close()
-        file.close()
+        close()
+        cache.closed(self)
     }
 
     /// A hyperslab read of `range`, converted by HDF5 from the stored width to Int32.
     func read(_ range: Range<Int>, into target: UnsafeMutablePointer<Int32>) throws {
         do {
+            let tokens = try openTokens()
             try tokens.read(offset: range.lowerBound, count: range.count,
                             into: UnsafeMutableBufferPointer(start: target, count: range.count), conversion: conversion)
         } catch let error as HDF5Error {
             throw DataError.corruptDataset(path: path, reason: "reading tokens \(range.lowerBound)..<\(range.upperBound): \(error.message)")
         }
+    }
+
+    private func openTokens() throws -> H5Dataset {
+        if let open {
+            cache.touch(self)
+            return open.tokens
+        }
+        let file = try H5File.open(at: path)
+        do {
+            open = (file, try file.dataset("tokens"))
+        } catch {
+            file.close()
+            throw error
+        }
+        cache.opened(self)
+        return open!.tokens
+    }
+
+    func close() {
+        open?.tokens.close()
+        open?.file.close()
+        open = nil
+    }
+}
+
+/// Keeps at most `limit` shard files open (least recently used closed first), so a dataset of
+/// thousands of shards does not run out of file descriptors.
+final class OpenShardCache {
+    let limit: Int
+    private var order: [ObjectIdentifier] = []
+    private var sources: [ObjectIdentifier: Unowned] = [:]
+    private struct Unowned { unowned let source: HDF5ShardSource }
+
+    init(limit: Int = 32) { self.limit = max(1, limit) }
+
+    /// Number of shard files open now.
+    var openCount: Int { order.count }
+
+    func opened(_ source: HDF5ShardSource) {
+        let id = ObjectIdentifier(source)
+        order.append(id)
+        sources[id] = Unowned(source: source)
+        while order.count > limit {
+            let oldest = order.removeFirst()
+            sources.removeValue(forKey: oldest)?.source.close()
+        }
+    }
+
+    func touch(_ source: HDF5ShardSource) {
+        let id = ObjectIdentifier(source)
+        guard order.last != id, let index = order.lastIndex(of: id) else { return }
+        order.remove(at: index)
+        order.append(id)
+    }
+
+    func closed(_ source: HDF5ShardSource) {
+        let id = ObjectIdentifier(source)
+        if let index = order.firstIndex(of: id) { order.remove(at: index) }
+        sources.removeValue(forKey: id)
     }
 }
 
@@ -147,7 +209,7 @@ enum MetaFile {
 
 /// Opening a dataset folder, and the pieces shared by its files.
 enum DatasetFiles {
-    static func open(directory: String) throws -> (info: DatasetInfo, splits: [DataSplit: SplitReader]) {
+    static func open(directory: String, openShardLimit: Int = 32) throws -> (info: DatasetInfo, splits: [DataSplit: SplitReader]) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DataError.notADataset(path: directory, reason: "no such folder")
@@ -159,6 +221,7 @@ enum DatasetFiles {
         }
         let info = try MetaFile.read(path: metaPath)
         var splits: [DataSplit: SplitReader] = [:]
+        let cache = OpenShardCache(limit: openShardLimit)
         for split in DataSplit.allCases {
             var shards: [ShardTokenSource] = []
             var position = 0
@@ -167,7 +230,7 @@ enum DatasetFiles {
                 guard FileManager.default.fileExists(atPath: path) else {
                     throw DataError.corruptDataset(path: path, reason: "missing (meta.h5 lists \(info.shards(split)) \(split.rawValue) shards)")
                 }
-                let shard = try ShardFile.open(path: path, info: info, split: split, index: index, firstToken: position)
+                let shard = try ShardFile.open(path: path, info: info, split: split, index: index, firstToken: position, cache: cache)
                 position += shard.tokenCount
                 shards.append(shard)
             }

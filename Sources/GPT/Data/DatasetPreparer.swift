@@ -12,6 +12,8 @@ public struct PrepareOptions: Sendable {
     public var shardTokens: Int = 100_000_000
     /// Threads that encode chunks in parallel.
     public var workers: Int = 1
+    /// When set, refuse a split shorter than one window of this block size (`block_size + 1` tokens).
+    public var blockSize: Int?
     /// Bytes of text read and encoded at a time.
     public var chunkBytes: Int = 1 << 22
 
@@ -43,12 +45,6 @@ public enum DatasetPreparer {
     /// Name of the temporary token file inside the output folder while preparing.
     static let spoolName = ".tokens.spool"
 
-    /// Prepares with the character tokenizer of the corpus.
-    public static func prepareCharacter(_ options: PrepareOptions,
-                                        progress: ((PrepareProgress) -> Void)? = nil) throws -> PrepareSummary {
-        try prepare(options, tokenizer: nil, progress: progress)
-    }
-
     /// Prepares with `tokenizer` (a BPE tokenizer loaded by the caller), or with the corpus's
     /// character tokenizer when `tokenizer` is nil.
     public static func prepare(_ options: PrepareOptions, tokenizer given: (any Tokenizer)?,
@@ -75,10 +71,12 @@ public enum DatasetPreparer {
 
     private static func prepare(files: [String], options: PrepareOptions, tokenizer given: (any Tokenizer)?,
                                 folder: OutputFolder, progress: ((PrepareProgress) -> Void)?) throws -> PrepareSummary {
-        var encoder = CorpusEncoder(files: files, cut: given == nil ? .anyCharacter : .lineStart,
-                                    chunkBytes: options.chunkBytes, workers: options.workers, progress: progress)
+        // A character tokenizer encodes each scalar alone, so chunks may end anywhere; BPE needs
+        // cuts its pre-tokenizer cannot see (see ChunkCut.lineStart).
+        var encoder = CorpusEncoder(files: files, cut: .anyCharacter, chunkBytes: options.chunkBytes,
+                                    workers: options.workers, progress: progress)
         let tokenizer: any Tokenizer = try given ?? encoder.characterTokenizer()
-        if given?.kind == .character { encoder.cut = .anyCharacter }
+        if tokenizer.kind != .character { encoder.cut = .lineStart }
         let width = TokenWidth(vocabularySize: tokenizer.vocabularySize)
 
         let spool = try TokenSpool(path: folder.track(spoolName), width: width)
@@ -87,7 +85,7 @@ public enum DatasetPreparer {
         try spool.flush()
 
         let plan = try ShardPlan(tokenCount: spool.count, valFraction: options.valFraction,
-                                 shardTokens: options.shardTokens)
+                                 shardTokens: options.shardTokens, blockSize: options.blockSize)
         let info = DatasetInfo(id: UUID().uuidString, tokenizer: tokenizer, width: width,
                                trainTokens: plan.trainTokens, valTokens: plan.valTokens,
                                trainShards: plan.shards.filter { $0.split == .train }.count,
@@ -132,7 +130,9 @@ final class OutputFolder {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw DataError.outputExists(path: path) }
+            guard isDirectory.boolValue else {
+                throw DataError.writeFailed(path: path, reason: "--out exists and is a file, not a folder")
+            }
             let contents = (try? fm.contentsOfDirectory(atPath: path)) ?? ["?"]
             guard contents.isEmpty else { throw DataError.outputExists(path: path) }
             created = false

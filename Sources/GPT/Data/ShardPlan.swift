@@ -29,21 +29,27 @@ public struct ShardPlan: Sendable, Equatable {
     /// Fewest tokens a non-empty split may have: one (input, target) pair needs two.
     public static let minimumSplitTokens = 2
 
-    public init(tokenCount: Int, valFraction: Double, shardTokens: Int) throws {
+    /// `blockSize`, when given, raises the minimum of each non-empty split to `blockSize + 1`
+    /// tokens (one training window).
+    public init(tokenCount: Int, valFraction: Double, shardTokens: Int, blockSize: Int? = nil) throws {
         guard valFraction >= 0, valFraction < 1 else {
             throw DataError.invalidOption("--val-fraction must be in [0, 1); got \(valFraction)")
         }
         guard shardTokens > 0 else {
             throw DataError.invalidOption("--shard-tokens must be positive; got \(shardTokens)")
         }
+        if let blockSize, blockSize <= 0 {
+            throw DataError.invalidOption("--block-size must be positive; got \(blockSize)")
+        }
+        let minimum = max(Self.minimumSplitTokens, (blockSize ?? 0) + 1)
         let train = Int((Double(tokenCount) * (1 - valFraction)).rounded(.down))
         trainTokens = train
         valTokens = tokenCount - train
-        if trainTokens < Self.minimumSplitTokens {
-            throw DataError.corpusTooSmall(split: "train", tokens: trainTokens, needed: Self.minimumSplitTokens)
+        if trainTokens < minimum {
+            throw DataError.corpusTooSmall(split: "train", tokens: trainTokens, needed: minimum)
         }
-        if valFraction > 0 && valTokens < Self.minimumSplitTokens {
-            throw DataError.corpusTooSmall(split: "val", tokens: valTokens, needed: Self.minimumSplitTokens)
+        if valFraction > 0 && valTokens < minimum {
+            throw DataError.corpusTooSmall(split: "val", tokens: valTokens, needed: minimum)
         }
         var shards: [ShardSpec] = []
         for (split, range) in [(DataSplit.train, 0..<train), (.val, train..<tokenCount)] {

@@ -5,11 +5,15 @@ public enum ChunkCut: Sendable {
     /// At any character (Unicode scalar) boundary: the character tokenizer encodes each
     /// scalar on its own.
     case anyCharacter
-    /// Only right after a "\n" that has a visible ASCII character on both sides
-    /// ("x\ny" is cut as "x\n" | "y"). GPT-2's pre-tokenization pattern always ends a piece
-    /// there and never looks back across it, so encoding the chunks separately gives the same
-    /// ids as encoding the whole text. A run of whitespace around the newline would not be safe
-    /// (`\s+(?!\S)` takes "  \n" whole at the end of a chunk but splits it mid-text).
+    /// Only right before a "\n" that is followed by a visible ASCII character other than "<"
+    /// (the start of a special token) ("a  \nB" is cut
+    /// as "a  " | "\nB"). GPT-2's pre-tokenization pattern never looks back across that point,
+    /// and a whitespace run there is split the same way whole or cut: mid-text, `\s+(?!\S)`
+    /// takes the run minus its last character (the "\n", which `\s+` then takes alone), and
+    /// at the end of a chunk it takes exactly that same run. So encoding the chunks separately
+    /// gives the same ids as encoding the whole text; CRLF files ("a\r" | "\nB") cut too.
+    /// (Cutting after the "\n" would not be safe: "  \n" at the end of a chunk is one piece,
+    /// mid-text it is "  " + "\n".)
     case lineStart
 }
 
@@ -65,7 +69,7 @@ public final class TextChunkReader {
             while true {
                 if let point = cutPoint(searchingBackFrom: pending.count, downTo: floor) { end = point; break }
                 if atEOF { end = pending.count; break }
-                floor = max(1, pending.count - 1)
+                floor = max(1, pending.count - 2)
                 try fill()
             }
         }
@@ -93,8 +97,8 @@ public final class TextChunkReader {
     }
 
     /// The last safe cut in `pending[floor..<limit]` (a length for the chunk), or nil. Cuts never
-    /// produce an empty chunk. The position right before the final byte is not considered for
-    /// `.lineStart` because its right neighbour is not known yet.
+    /// produce an empty chunk. For `.lineStart` the final byte is never a candidate: its right
+    /// neighbour is not known yet.
     private func cutPoint(searchingBackFrom limit: Int, downTo floor: Int) -> Int? {
         switch cut {
         case .anyCharacter:
@@ -105,11 +109,11 @@ public final class TextChunkReader {
             }
             return nil
         case .lineStart:
-            var p = limit - 1  // candidate: pending[p-1] == "\n"
-            while p >= max(floor, 2) {
-                if pending[p - 1] == 0x0A && Self.isVisibleASCII(pending[p]) && Self.isVisibleASCII(pending[p - 2]) {
-                    return p
-                }
+            var p = limit - 2  // candidate: pending[p] == "\n", pending[p+1] visible
+            while p >= max(floor, 1) {
+                // Not before "<": a special token such as <|endoftext|> ends the text piece
+                // before it like the end of the text does, so a cut there would split "\r\n".
+                if pending[p] == 0x0A && Self.isVisibleASCII(pending[p + 1]) && pending[p + 1] != 0x3C { return p }
                 p -= 1
             }
             return nil

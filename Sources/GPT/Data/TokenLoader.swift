@@ -21,9 +21,10 @@ public final class TokenLoader {
     private var window: [Int32] = []
 
     /// Opens and validates the dataset in `directory`. Throws a `DataError` naming the file
-    /// when the folder is not a dataset or a shard is damaged or does not belong to it.
-    public convenience init(directory: String) throws {
-        let opened = try DatasetFiles.open(directory: directory)
+    /// when the folder is not a dataset or a shard is damaged or does not belong to it. At most
+    /// `openShardLimit` shard files stay open at a time (least recently used closed first).
+    public convenience init(directory: String, openShardLimit: Int = 32) throws {
+        let opened = try DatasetFiles.open(directory: directory, openShardLimit: openShardLimit)
         self.init(directory: directory, info: opened.info, splits: opened.splits)
     }
 
@@ -76,8 +77,9 @@ public final class TokenLoader {
 
     /// Fills rows `0..<sequences.count` of `inputs`/`targets` with the random windows
     /// `sequences` of (seed, split, purpose, step). For nanoGPT's `estimate_loss`, use purpose
-    /// `.evaluation` with `step` = an evaluation counter (say `iteration * evalIters + k`), and
-    /// split the sequence indices of each evaluation batch across ranks as training does.
+    /// `.evaluation` with `step` = the evaluation round: its `evalIters * batchSize` sequences
+    /// are fixed whatever the rank count; give each rank
+    /// `EvalWindows.share(of: evalIters * batchSize, rank:, worldSize:)`, in batches.
     public func randomBatch(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
                             sequences: Range<Int>, blockSize: Int,
                             inputs: inout [Int32], targets: inout [Int32]) throws {

@@ -7,7 +7,7 @@ final class Activations {
     struct Block {
         var ln1: FloatPointer, ln1Mean: FloatPointer, ln1Rstd: FloatPointer
         var qkv: FloatPointer
-        var probs: FloatPointer      // [B, H, T, T] softmax output (before dropout)
+        var probs: FloatPointer      // [B, H, T, T] softmax output (before dropout); shared when recomputed
         var attnOut: FloatPointer    // [B, T, C] heads re-assembled
         var mid: FloatPointer        // residual stream after the attention branch
         var ln2: FloatPointer, ln2Mean: FloatPointer, ln2Rstd: FloatPointer
@@ -16,6 +16,11 @@ final class Activations {
     }
 
     let batch: Int, seq: Int
+    /// Whether each block keeps its attention probabilities for backward; when they would be
+    /// large (more than `attentionLimit` floats over all blocks), the blocks share one buffer and
+    /// backward recomputes them from the saved q and k (about 2% more FLOPs for a large cut in
+    /// memory: 576 MB for GPT-2 124M at block 1024).
+    let storesAttention: Bool
     let storage: UnsafeMutableBufferPointer<Float>
     /// Residual stream entering each block; `residual[nLayer]` leaves the last one.
     var residual: [FloatPointer] = []
@@ -29,13 +34,14 @@ final class Activations {
     let lossPartials: UnsafeMutablePointer<Double>
     let tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
 
-    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, logits: FloatPointer) {
+    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, logits: FloatPointer, attentionLimit: Int) {
         self.batch = batch
         self.seq = seq
         let c = config.nEmbd, bt = batch * seq, l = config.nLayer
         let att = batch * config.nHead * seq * seq
-        let perBlock = bt * (c + 2 + 3 * c + c + c + c + 2 + 4 * c + 4 * c) + att
-        var sizes = (l + 1) * bt * c + l * perBlock
+        storesAttention = l * att <= attentionLimit
+        let perBlock = bt * (c + 2 + 3 * c + c + c + c + 2 + 4 * c + 4 * c) + (storesAttention ? att : 0)
+        var sizes = (l + 1) * bt * c + l * perBlock + (storesAttention ? 0 : att)
         sizes += bt * (c + 2) + bt
         sizes += bt * (4 * c + 3 * c + c + 4 * c) + threads * 2 * seq * seq + threads * 2 * c + bt
         // Round every piece up to 16 floats.
@@ -49,10 +55,11 @@ final class Activations {
             return p
         }
         for _ in 0...l { residual.append(take(bt * c)) }
+        let sharedProbs: FloatPointer? = storesAttention ? nil : take(att)
         for _ in 0..<l {
             blocks.append(Block(
                 ln1: take(bt * c), ln1Mean: take(bt), ln1Rstd: take(bt), qkv: take(bt * 3 * c),
-                probs: take(att), attnOut: take(bt * c), mid: take(bt * c),
+                probs: sharedProbs ?? take(att), attnOut: take(bt * c), mid: take(bt * c),
                 ln2: take(bt * c), ln2Mean: take(bt), ln2Rstd: take(bt),
                 fcPre: take(bt * 4 * c), fcAct: take(bt * 4 * c)))
         }

@@ -43,6 +43,8 @@ public final class GPTModel {
     }
 
     var slices: [Slice] = []
+    /// Most attention-probability floats kept for backward before they are recomputed instead.
+    var storedAttentionLimit = 16 << 20
     var logitsStorage: UnsafeMutableBufferPointer<Float>?
     /// Gradients of slices after the first, summed into `gradients` at the end of `backward`.
     var sliceGradients: UnsafeMutableBufferPointer<Float>?
@@ -138,7 +140,8 @@ public final class GPTModel {
         logitsStorage = logits
         for _ in 0..<count {
             slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t,
-                                                         threads: threads, logits: logits.baseAddress!)))
+                                                         threads: threads, logits: logits.baseAddress!,
+                                                         attentionLimit: storedAttentionLimit)))
         }
         if count > 1 && sliceGradients == nil {
             let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * layout.count)

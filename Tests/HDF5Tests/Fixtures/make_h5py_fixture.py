@@ -24,4 +24,6 @@ with h5py.File("h5py_written.h5", "w") as f:
     g["lm_head.weight"] = g["transformer.wte.weight"]  # hard link
     f.create_dataset("tokens", data=np.array([0, 1, 50256, 65535, 7], dtype=np.uint16))
     f.create_dataset("int32", data=np.arange(-3, 3, dtype=np.int32).reshape(2, 3))
+    f.create_dataset("words", data=["Ġthe", "ü", ""])           # variable-length str
+    f.create_dataset("fixed_words", data=np.array([b"ab", b"c"]))  # fixed-length S2
     f.create_dataset("stream", data=np.arange(10, dtype=np.uint32), maxshape=(None,), chunks=(4,))

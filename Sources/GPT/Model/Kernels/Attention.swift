@@ -52,6 +52,18 @@ struct Attention {
         }
     }
 
+    /// Recomputes `probs` [B, H, T, T] from `qkv` exactly as `forward` computed them.
+    func probabilities(into probs: FloatPointer, qkv: UnsafePointer<Float>, threads: Int) {
+        let t = seq, c = channels, c3 = 3 * channels, hs = headSize
+        forEachHead(threads: threads) { b, h, _ in
+            let q = qkv + b * t * c3 + h * hs
+            let p = probs + (b * heads + h) * t * t
+            sgemm(transB: true, m: t, n: t, k: hs, alpha: scale, a: q, lda: c3, b: q + c, ldb: c3,
+                  beta: 0, c: p, ldc: t)
+            for i in 0..<t { causalSoftmaxRow(p + i * t, length: i + 1, width: t) }
+        }
+    }
+
     /// Writes the gradient of q, k and v into `dqkv` [B, T, 3C] given `dout` [B, T, C].
     /// `scratch` holds `threads * 2 * T * T`.
     func backward(dqkv: FloatPointer, dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
