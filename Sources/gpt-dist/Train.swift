@@ -49,7 +49,10 @@ struct Train: ParsableCommand {
         // are broadcast), so rank 0 reports and every rank exits normally.
         let trainer: Trainer
         do {
-            let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, quiet: quiet) : nil
+            // Open MPI gives ranks a pseudo-terminal even when mpirun's own output is a pipe or a
+            // file, so under a launcher the progress is printed as plain lines.
+            let progress = Progress(isTerminal: communicator.size > 1 || LaunchEnvironment.detect().isLaunchedInParallel ? false : nil)
+            let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, progress: progress, quiet: quiet) : nil
             trainer = try Trainer(config: settings, sources: sources, communicator: communicator, reporter: reporter)
         } catch {
             if rank == 0 { printError(error) }

@@ -130,7 +130,7 @@ final class TrainConfigTests: XCTestCase {
                                                  file: "configs/x.yaml")
         XCTAssertNoThrow(try c.validate(worldSize: 2, sources: sources))
         XCTAssertEqual(message { try c.validate(worldSize: 3, sources: sources) },
-                       "configs/x.yaml:1: gradient_accumulation_steps: 4 is not divisible by the 3 ranks of this run")
+                       "configs/x.yaml:1: gradient_accumulation_steps: 4 is not divisible by the 3 ranks of this run (it counts micro-steps over all ranks, as in nanoGPT: use a multiple of 3)")
         XCTAssertEqual(message { try c.validate(splitTokens: 64, split: "val", sources: sources) },
                        "configs/x.yaml:2: block_size: 64 is longer than the val split of /nonexistent/data (64 tokens; a window needs block_size + 1)")
         XCTAssertNoThrow(try c.validate(splitTokens: 65, split: "val", sources: sources))

@@ -60,7 +60,7 @@ extension TrainConfig {
         if gradient_accumulation_steps % worldSize != 0 {
             throw TrainConfigError.invalidValue(
                 source: sources.source(of: "gradient_accumulation_steps"), key: "gradient_accumulation_steps",
-                problem: "\(gradient_accumulation_steps) is not divisible by the \(worldSize) ranks of this run")
+                problem: "\(gradient_accumulation_steps) is not divisible by the \(worldSize) ranks of this run (it counts micro-steps over all ranks, as in nanoGPT: use a multiple of \(worldSize))")
         }
     }
 
