@@ -51,6 +51,9 @@ extension Trainer {
             }
         }
         reporter?.finish()
+        if ProcessInfo.processInfo.environment["GPT_DIST_PROFILE"] != nil, let reporter {
+            reporter.message(profile.summary(steps: outcome.stepLosses.count))
+        }
         outcome.iteration = state.iteration
         outcome.bestValLoss = state.bestValLoss
         return outcome
@@ -64,9 +67,11 @@ extension Trainer {
         model.zeroGradients()
         model.isTraining = true
         var lossSum = 0.0
+        var clock = profile.start()
         for a in 0..<microStepsPerRank {
             try loader.trainingBatch(seed: UInt64(config.seed), step: it, layout: batchLayout, rank: rank, microStep: a,
                                      blockSize: t, inputs: &inputs, targets: &targets)
+            profile.add(.data, since: &clock)
             if config.dropout > 0 {
                 // Masks depend on the global micro-step, not on the rank that runs it.
                 model.dropoutGenerator = RandomGenerator(
@@ -75,14 +80,17 @@ extension Trainer {
             let loss = try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t)
             model.backward(lossScale: scale)
             lossSum += Double(loss)
+            profile.add(.compute, since: &clock)
         }
         var scalars = [lossSum, StopRequest.isRequested ? 1 : 0]
         if worldSize > 1 {
             try communicator.allreduce(model.gradients, op: .sum)
             try communicator.allreduce(&scalars, op: .sum)
         }
+        profile.add(.allreduce, since: &clock)
         model.clipGradients(maxNorm: Float(config.grad_clip))
         optimizer.step(model: model, learningRate: Float(lr))
+        profile.add(.optimizer, since: &clock)
         return (scalars[0] / Double(config.gradient_accumulation_steps), scalars[1] > 0)
     }
 
@@ -90,6 +98,8 @@ extension Trainer {
     /// checkpoint when val improved (or always_save_checkpoint).
     func evaluateAndSave(lr: Double, elapsed: Double, window: ThroughputWindow) throws -> (Double, Double) {
         let it = state.iteration
+        var clock = profile.start()
+        defer { profile.add(.evaluation, since: &clock) }
         let train = try estimateLoss(split: .train, iteration: it)
         let val = try estimateLoss(split: .val, iteration: it)
         try checkReplicas(iteration: it)
@@ -140,6 +150,8 @@ extension Trainer {
 
     /// Rank 0 writes out_dir/ckpt.h5; every rank learns whether it worked.
     func save(reason: String) throws {
+        var clock = profile.start()
+        defer { profile.add(.checkpoint, since: &clock) }
         var status: [Int32] = [1]
         var failure: Error?
         if rank == 0 {
@@ -179,4 +191,28 @@ struct ThroughputWindow {
     }
 
     var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : .nan }
+}
+
+/// Where a run's time goes (printed by rank 0 at the end when GPT_DIST_PROFILE is set).
+struct TrainProfile {
+    enum Part: String, CaseIterable {
+        case data, compute, allreduce, optimizer, evaluation, checkpoint
+    }
+    var seconds: [Part: Double] = [:]
+
+    func start() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    mutating func add(_ part: Part, since clock: inout UInt64) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        seconds[part, default: 0] += Double(now - clock) / 1e9
+        clock = now
+    }
+
+    func summary(steps: Int) -> String {
+        let parts = Part.allCases.map { part -> String in
+            let s = seconds[part] ?? 0
+            return String(format: "%@ %.2f s (%.2f ms/step)", part.rawValue, s, steps > 0 ? s * 1000 / Double(steps) : 0)
+        }
+        return "profile: " + parts.joined(separator: ", ")
+    }
 }

@@ -43,6 +43,8 @@ public final class Trainer {
     let flops: FlopsEstimate
     /// FLOP/s of every rank's sgemm peak together (the MFU denominator).
     var peakFlops: Double = .nan
+    /// Time per part of the loop (GPT_DIST_PROFILE).
+    var profile = TrainProfile()
 
     var rank: Int { communicator.rank }
     var worldSize: Int { communicator.size }
