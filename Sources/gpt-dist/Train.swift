@@ -55,7 +55,13 @@ struct Train: ParsableCommand {
             let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, progress: progress, quiet: quiet) : nil
             trainer = try Trainer(config: settings, sources: sources, communicator: communicator, reporter: reporter)
         } catch {
-            if rank == 0 { printError(error) }
+            // Config problems and rank 0's broadcast failures are reported by rank 0; anything
+            // else may be this rank's own (a dataset another node cannot read), so it says so.
+            if rank == 0 {
+                printError(error)
+            } else if !(error is TrainConfigError), !isPeerFailure(error) {
+                printError(error, rank: rank)
+            }
             World.finalize()
             throw ExitCode.failure
         }
@@ -69,9 +75,7 @@ struct Train: ParsableCommand {
             World.finalize()
         } catch {
             // Mid-run failures may be one rank's own; the others could be waiting in a collective.
-            if case TrainError.peerFailed = error {} else {
-                printError(error, rank: communicator.size > 1 ? rank : nil)
-            }
+            if !isPeerFailure(error) { printError(error, rank: communicator.size > 1 ? rank : nil) }
             if communicator.size > 1 { communicator.abort(code: 1) }
             throw ExitCode.failure
         }
@@ -89,4 +93,11 @@ func printError(_ error: Error, rank: Int? = nil) {
 struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// True for the error a rank throws when rank 0 failed at something they did together (rank 0
+/// reports the cause).
+func isPeerFailure(_ error: Error) -> Bool {
+    if case TrainError.peerFailed = error { return true }
+    return false
 }
