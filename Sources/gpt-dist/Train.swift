@@ -45,8 +45,6 @@ struct Train: ParsableCommand {
         let rank = communicator.rank
         StopRequest.install(announce: rank == 0)
 
-        // Setup fails the same way on every rank (same files, and rank 0's checkpoint problems
-        // are broadcast), so rank 0 reports and every rank exits normally.
         let trainer: Trainer
         do {
             // Open MPI gives ranks a pseudo-terminal even when mpirun's own output is a pipe or a
@@ -55,15 +53,7 @@ struct Train: ParsableCommand {
             let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, progress: progress, quiet: quiet) : nil
             trainer = try Trainer(config: settings, sources: sources, communicator: communicator, reporter: reporter)
         } catch {
-            // Config problems and rank 0's broadcast failures are reported by rank 0; anything
-            // else may be this rank's own (a dataset another node cannot read), so it says so.
-            if rank == 0 {
-                printError(error)
-            } else if !(error is TrainConfigError), !isPeerFailure(error) {
-                printError(error, rank: rank)
-            }
-            World.finalize()
-            throw ExitCode.failure
+            try stop(after: error, communicator: communicator)
         }
 
         do {
@@ -74,11 +64,23 @@ struct Train: ParsableCommand {
             }
             World.finalize()
         } catch {
-            // Mid-run failures may be one rank's own; the others could be waiting in a collective.
-            if !isPeerFailure(error) { printError(error, rank: communicator.size > 1 ? rank : nil) }
-            if communicator.size > 1 { communicator.abort(code: 1) }
-            throw ExitCode.failure
+            try stop(after: error, communicator: communicator)
         }
+    }
+
+    /// Reports `error` and ends this rank. An error every rank shares (`isCollective`) is printed
+    /// by rank 0 and every rank finishes MPI normally; any other error may be this rank's alone
+    /// while the others wait in a collective, so it is printed with the rank and the job aborted.
+    private func stop(after error: Error, communicator: any Communicator) throws -> Never {
+        let rank = communicator.rank, size = communicator.size
+        if error.isCollective {
+            if rank == 0 { printError(error) }
+            World.finalize()
+        } else {
+            printError(error, rank: size > 1 ? rank : nil)
+            if size > 1 { communicator.abort(code: 1) }
+        }
+        throw ExitCode.failure
     }
 }
 
@@ -95,9 +97,3 @@ struct CommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// True for the error a rank throws when rank 0 failed at something they did together (rank 0
-/// reports the cause).
-func isPeerFailure(_ error: Error) -> Bool {
-    if case TrainError.peerFailed = error { return true }
-    return false
-}

@@ -61,7 +61,7 @@ struct StartingPoint {
             try header.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         }
         if header[0] < 0 {
-            throw failure ?? TrainError.peerFailed(rank: 0, during: "reading \(path)")
+            throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "reading \(path)")
         }
         start.modelConfig = GPTConfig(nLayer: Int(header[1]), nHead: Int(header[2]), nEmbd: Int(header[3]),
                                       blockSize: Int(header[4]), vocabSize: Int(header[5]), bias: header[6] != 0,

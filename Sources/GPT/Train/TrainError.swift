@@ -25,3 +25,29 @@ public enum TrainError: Error, CustomStringConvertible, LocalizedError, Equatabl
     }
     public var errorDescription: String? { description }
 }
+
+/// An error every rank knows about at the same point (rank 0 failed at something it then told the
+/// others), so the ranks can all stop normally instead of aborting the job.
+public struct CollectiveFailure: Error, CustomStringConvertible, LocalizedError {
+    /// What went wrong (on rank 0).
+    public let underlying: Error
+    public init(_ underlying: Error) { self.underlying = underlying }
+    public var description: String { "\(underlying)" }
+    public var errorDescription: String? { description }
+}
+
+extension Error {
+    /// True when every rank of the job stops with this error at the same point, so they can all
+    /// end normally: config problems, rank 0's broadcast failures, and problems computed from
+    /// values the ranks share (a non-finite loss, diverged replicas).
+    public var isCollective: Bool {
+        if self is TrainConfigError || self is CollectiveFailure { return true }
+        if let error = self as? TrainError {
+            switch error {
+            case .peerFailed, .lossNotFinite, .replicasDiverged: return true
+            case .incompatibleCheckpoint: return false
+            }
+        }
+        return false
+    }
+}

@@ -165,7 +165,9 @@ extension Trainer {
             }
         }
         if worldSize > 1 { try communicator.broadcast(&status, root: 0) }
-        if status[0] == 0 { throw failure ?? TrainError.peerFailed(rank: 0, during: "saving \(checkpointPath)") }
+        if status[0] == 0 {
+            throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "saving \(checkpointPath)")
+        }
     }
 }
 
