@@ -24,12 +24,12 @@ struct Bench: ParsableCommand {
 
     @Option(help: "A named shape: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")). Other options override it.")
     var preset: Preset?
-    @Option(name: .customLong("n-layer")) var nLayer: Int?
-    @Option(name: .customLong("n-head")) var nHead: Int?
-    @Option(name: .customLong("n-embd")) var nEmbd: Int?
-    @Option(name: .customLong("block-size")) var blockSize: Int?
-    @Option(name: .customLong("batch-size")) var batchSize: Int?
-    @Option(name: .customLong("vocab-size")) var vocabSize: Int?
+    @Option(name: .customLong("n-layer"), help: "Transformer blocks.") var nLayer: Int?
+    @Option(name: .customLong("n-head"), help: "Attention heads.") var nHead: Int?
+    @Option(name: .customLong("n-embd"), help: "Embedding width.") var nEmbd: Int?
+    @Option(name: .customLong("block-size"), help: "Tokens per sequence.") var blockSize: Int?
+    @Option(name: .customLong("batch-size"), help: "Sequences per step.") var batchSize: Int?
+    @Option(name: .customLong("vocab-size"), help: "Vocabulary size.") var vocabSize: Int?
     @Option(help: "Dropout probability.") var dropout: Double = 0
     @Flag(inversion: .prefixedNo, help: "Biases in Linear and LayerNorm layers.") var bias = true
     @Option(help: "Timed iterations.") var iters: Int = 10

@@ -84,16 +84,21 @@ public final class AdamW {
         let mm = m.baseAddress!, vv = v.baseAddress!
         let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
         let beta2 = self.beta2, eps = self.eps
-        for group in groups {
-            let decay: Float = group.decays ? 1 - learningRate * weightDecay : 1
-            let base = group.range.lowerBound
-            splitter.run(group.range.count, costPerItem: 1) { range, _ in
-                let decayV = Vec8(repeating: decay), w1 = Vec8(repeating: oneMinusBeta1)
-                let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
-                let c2 = Vec8(repeating: correction2Sqrt), epsV = Vec8(repeating: eps)
-                let stepV = Vec8(repeating: stepSize)
-                var i = base + range.lowerBound
-                let end = base + range.upperBound
+        // One parallel region over the whole buffer; each chunk walks the groups it overlaps.
+        let decayed = 1 - learningRate * weightDecay
+        let groups = self.groups
+        splitter.run(layout.count, costPerItem: 1) { chunk, _ in
+            let decayV = Vec8(repeating: decayed), w1 = Vec8(repeating: oneMinusBeta1)
+            let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
+            let c2 = Vec8(repeating: correction2Sqrt), epsV = Vec8(repeating: eps)
+            let stepV = Vec8(repeating: stepSize), one = Vec8(repeating: 1)
+            for group in groups {
+                let start = max(group.range.lowerBound, chunk.lowerBound)
+                let end = min(group.range.upperBound, chunk.upperBound)
+                if start >= end { continue }
+                let decay: Float = group.decays ? decayed : 1
+                let dv = group.decays ? decayV : one
+                var i = start
                 while i &+ 8 <= end {
                     let gi = load8(g + i)
                     let mi = load8(mm + i)
@@ -103,7 +108,7 @@ public final class AdamW {
                     store8(m1, mm + i)
                     store8(v1, vv + i)
                     let denom = v1.squareRoot() / c2 + epsV
-                    store8(load8(p + i) * decayV - stepV * (m1 / denom), p + i)
+                    store8(load8(p + i) * dv - stepV * (m1 / denom), p + i)
                     i &+= 8
                 }
                 while i < end {
@@ -133,8 +138,9 @@ public enum GradientClipping {
     public static func globalNorm(_ gradients: UnsafeBufferPointer<Float>, threads: Int = 1) -> Float {
         let splitter = WorkSplitter(threads: threads, grain: 65_536)
         let g = gradients.baseAddress!
-        var partial = [Double](repeating: 0, count: splitter.threads)
-        partial.withUnsafeMutableBufferPointer { out in
+        // Per-thread sums on the stack: a training step allocates nothing.
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: splitter.threads) { out in
+            out.initialize(repeating: 0)
             splitter.run(gradients.count, costPerItem: 1) { range, chunk in
                 var i = range.lowerBound
                 var total = 0.0
@@ -148,8 +154,8 @@ public enum GradientClipping {
                 }
                 out[chunk] = total
             }
+            return Float(out.reduce(0, +).squareRoot())
         }
-        return Float(partial.reduce(0, +).squareRoot())
     }
 
     /// Scales `gradients` so their global norm is at most `maxNorm` (`clip_coef = maxNorm /

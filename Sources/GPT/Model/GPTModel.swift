@@ -14,6 +14,10 @@ import Foundation
 /// `backward` (data parallelism inside the process: no synchronisation inside a step). A batch of
 /// one sequence runs on every thread kernel by kernel (multi-threaded sgemm, split loops).
 /// Dropout masks are indexed by position in the whole batch, so they do not depend on the split.
+/// Splitting costs one extra gradient buffer per extra thread.
+///
+/// OpenBLAS's thread count is process-wide: the model sets it to `threads` when created and
+/// after every split pass, so give every model of a process the same `threads`.
 public final class GPTModel {
     /// The model's shape (validated).
     public let config: GPTConfig

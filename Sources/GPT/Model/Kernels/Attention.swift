@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// Causal multi-head self-attention on a packed `qkv` [B, T, 3C] (q, k, v side by side, heads
 /// contiguous inside each, as nanoGPT's `c_attn` output is split). Each (batch, head) pair is an
@@ -19,7 +20,7 @@ struct Attention {
         }
         let blasThreads = openblas_get_num_threads()
         openblas_set_num_threads(1)
-        DispatchQueueBridge.concurrentPerform(n) { chunk in
+        DispatchQueue.concurrentPerform(iterations: n) { chunk in
             let start = tasks * chunk / n, end = tasks * (chunk + 1) / n
             for t in start..<end { body(t / heads, t % heads, chunk) }
         }
