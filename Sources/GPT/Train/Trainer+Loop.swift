@@ -69,7 +69,7 @@ extension Trainer {
         var lossSum = 0.0
         var clock = profile.start()
         for a in 0..<microStepsPerRank {
-            try loader.trainingBatch(seed: UInt64(config.seed), step: it, layout: batchLayout, rank: rank, microStep: a,
+            try batches.trainingBatch(seed: UInt64(config.seed), step: it, layout: batchLayout, rank: rank, microStep: a,
                                      blockSize: t, inputs: &inputs, targets: &targets)
             profile.add(.data, since: &clock)
             if config.dropout > 0 {
@@ -130,7 +130,7 @@ extension Trainer {
         defer { model.isTraining = true }
         var losses = [Double](repeating: 0, count: config.eval_iters)
         for k in stride(from: rank, to: config.eval_iters, by: worldSize) {
-            try loader.randomBatch(split: split, purpose: .evaluation, seed: UInt64(config.seed),
+            try batches.randomBatch(split: split, purpose: .evaluation, seed: UInt64(config.seed),
                                    step: iteration * config.eval_iters + k, sequences: 0..<b, blockSize: t,
                                    inputs: &inputs, targets: &targets)
             losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))

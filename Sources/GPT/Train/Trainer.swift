@@ -31,6 +31,8 @@ public final class Trainer {
     let communicator: any Communicator
     let reporter: TrainReporter?
     let loader: TokenLoader
+    /// The loader's batches, from memory when the dataset is small.
+    let batches: BatchSource
     public let model: GPTModel
     public let optimizer: AdamW
     public internal(set) var state: TrainingState
@@ -98,6 +100,7 @@ public final class Trainer {
             try config.validate(datasetVocabularySize: loader.vocabularySize, sources: sources)
         }
 
+        batches = try BatchSource(loader: loader)
         threads = config.threads > 0 ? config.threads : threadsPerRank(localSize: communicator.localSize)
         model = try GPTModel(config: modelConfig, seed: UInt64(config.seed), threads: threads)
         optimizer = AdamW(model: model, beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
