@@ -102,3 +102,25 @@ final class ModelAttentionRecomputeTests: XCTestCase {
         }
     }
 }
+
+/// Activations are allocated once for the largest shape and reused by every later step.
+final class ModelActivationReuseTests: XCTestCase {
+    func testStepsReuseTheReservedActivations() throws {
+        let model = try makeTinyModel(threads: 2)
+        model.reserve(batchSize: 4, sequenceLength: 6)
+        let buffers = model.slices.map { $0.activations.storage.baseAddress }
+        let bytes = model.activationBytes
+        for (batch, seq) in [(4, 6), (3, 5), (1, 6), (4, 2)] {
+            let inputs = randomTokens(batch * seq, vocab: 11, seed: UInt64(batch * 10 + seq))
+            model.zeroGradients()
+            let loss = try model.forward(inputs: inputs, targets: inputs, batchSize: batch, sequenceLength: seq)
+            XCTAssertTrue(loss.isFinite)
+            model.backward()
+            XCTAssertEqual(model.slices.map { $0.activations.storage.baseAddress }, buffers, "[\(batch), \(seq)]")
+            XCTAssertEqual(model.activationBytes, bytes)
+        }
+        // A bigger batch grows the buffers once.
+        try model.forward(inputs: randomTokens(36, vocab: 11, seed: 1), targets: nil, batchSize: 6, sequenceLength: 6)
+        XCTAssertGreaterThan(model.activationBytes, bytes)
+    }
+}
