@@ -28,8 +28,12 @@ if [[ "$(id -u)" == 0 ]]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
+# Forward the environment the binary needs (Swift's runtime libraries may live on LD_LIBRARY_PATH).
+forward=(-x PATH)
+[[ -n "${LD_LIBRARY_PATH:-}" ]] && forward+=(-x LD_LIBRARY_PATH)
+
 # shellcheck disable=SC2086
 set -x
 exec mpirun --hostfile "$hostfile" -np "$np" --map-by core --bind-to core \
-    -x PATH -x LD_LIBRARY_PATH ${MPIRUN_ARGS:-} \
+    "${forward[@]}" ${MPIRUN_ARGS:-} \
     --wdir "$PWD" "$bin" train --config "$config" "$@"
