@@ -12,6 +12,10 @@ struct GPTDist: ParsableCommand {
             Bench.self,
             Prepare.self,
             TokenizerCommand.self,
+            Train.self,
+            Eval.self,
+            Sample.self,
+            Plot.self,
         ]
     )
 }

@@ -1,0 +1,129 @@
+import Foundation
+import HDF5
+
+extension Checkpoint {
+    /// Reads the checkpoint at `path`: ours, or one a third party wrote in this layout from a
+    /// PyTorch nanoGPT state_dict (lm_head.weight may then be a separate copy, tensors may be
+    /// float64, keys may carry torch.compile's `_orig_mod.` prefix, and attn.bias mask buffers
+    /// are ignored). `/optimizer`, `/state` and `/tokenizer` are read when present.
+    public static func read(path: String) throws -> CheckpointContents {
+        let file = try H5File.open(at: path)
+        defer { file.close() }
+        func invalid(_ problem: String) -> CheckpointError { .invalid(path: path, problem: problem) }
+
+        guard try file.kind(of: "config") == .group else { throw invalid("not a checkpoint: no /config group") }
+        guard try file.kind(of: "model") == .group else { throw invalid("not a checkpoint: no /model group") }
+        let configGroup = try file.group("config")
+        var settings: [String: ConfigValue] = [:]
+        for name in try configGroup.attributeNames() {
+            switch try configGroup.attributeValue(name) {
+            case .bool(let v): settings[name] = .bool(v)
+            case .int(let v): settings[name] = .int(v)
+            case .double(let v): settings[name] = .double(v)
+            case .string(let v): settings[name] = .string(v)
+            default: continue
+            }
+        }
+        let modelGroup = try file.group("model")
+        var names: [String: String] = [:]  // state_dict key -> name in the file
+        for stored in try modelGroup.childNames() {
+            let key = stored.hasPrefix("_orig_mod.") ? String(stored.dropFirst("_orig_mod.".count)) : stored
+            if key.hasSuffix(".attn.bias") && !key.hasSuffix("c_attn.bias") { continue }  // causal-mask buffer
+            names[key] = stored
+        }
+
+        func integer(_ key: String) throws -> Int {
+            switch settings[key] {
+            case .int(let v)?: return v
+            case .double(let v)? where v == v.rounded(): return Int(v)
+            case nil: throw invalid("/config has no attribute '\(key)'")
+            case let other?: throw invalid("/config attribute '\(key)' is \(other), expected an integer")
+            }
+        }
+        // bias: a boolean, an int 0/1 or a string "True"/"False"; when absent, whether the file has biases.
+        let bias: Bool
+        switch settings["bias"] {
+        case .int(let v)?: bias = v != 0
+        case .double(let v)?: bias = v != 0
+        case .string(let v)?: bias = ["true", "1", "yes"].contains(v.lowercased())
+        case .bool(let v)?: bias = v
+        case .null?, nil: bias = names["transformer.ln_f.bias"] != nil
+        }
+        var dropout = 0.0
+        if case .double(let v)? = settings["dropout"] { dropout = v }
+        if case .int(let v)? = settings["dropout"] { dropout = Double(v) }
+        let config = GPTConfig(nLayer: try integer("n_layer"), nHead: try integer("n_head"), nEmbd: try integer("n_embd"),
+                               blockSize: try integer("block_size"), vocabSize: try integer("vocab_size"), bias: bias,
+                               dropout: dropout)
+        do { try config.validate() } catch { throw invalid("/config: \(error)") }
+        let layout = ParameterLayout(config: config)
+
+        let parameters = try readTensors(in: modelGroup, names: names, layout: layout, path: path, group: "/model")
+        let known = Set(layout.stateDictNames)
+        if let extra = names.keys.sorted().first(where: { !known.contains($0) }) {
+            throw invalid("/model/\(names[extra]!) is not a tensor of a model with n_layer \(config.nLayer), bias \(bias)")
+        }
+        if let stored = names["lm_head.weight"], let wte = names["transformer.wte.weight"],
+           try !modelGroup.isSameObject(stored, wte) {
+            // A separate copy (PyTorch's state_dict has both keys): it must be the tied weight.
+            let head = try modelGroup.dataset(stored)
+            let values = try head.read(as: Float.self, conversion: .numeric)
+            let tensor = layout.tensor(named: "transformer.wte.weight")!
+            guard try head.shape == tensor.shape else {
+                throw invalid("/model/\(stored) has shape \(try head.shape), expected \(tensor.shape)")
+            }
+            var largest: Float = 0, difference: Float = 0
+            for i in 0..<tensor.count {
+                largest = max(largest, abs(parameters[tensor.offset + i]))
+                difference = max(difference, abs(values[i] - parameters[tensor.offset + i]))
+            }
+            if difference > 1e-6 * max(largest, 1) {
+                throw invalid("/model/\(stored) differs from transformer.wte.weight (by up to \(difference)); gpt-dist ties them as nanoGPT does")
+            }
+        }
+
+        var optimizer: OptimizerSnapshot?
+        if try file.kind(of: "optimizer") == .group {
+            let group = try file.group("optimizer")
+            let step: Int = try group.attribute("step")
+            var plain: [String: String] = [:]
+            for t in layout.tensors { plain[t.name] = t.name }
+            let m = try readTensors(in: try group.group("exp_avg"), names: plain, layout: layout, path: path, group: "/optimizer/exp_avg")
+            let v = try readTensors(in: try group.group("exp_avg_sq"), names: plain, layout: layout, path: path, group: "/optimizer/exp_avg_sq")
+            optimizer = OptimizerSnapshot(stepCount: step, m: m, v: v)
+        }
+        var state: TrainingState?
+        if try file.kind(of: "state") == .group {
+            let group = try file.group("state")
+            state = TrainingState(iteration: try group.attribute("iter_num"), bestValLoss: try group.attribute("best_val_loss"),
+                                  seed: try group.attribute("seed"), worldSize: (try? group.attribute("world_size", as: Int.self)) ?? 1)
+        }
+        var tokenizer: (any Tokenizer)?
+        if try file.kind(of: "tokenizer") == .group {
+            tokenizer = try TokenizerStore.load(from: try file.group("tokenizer"))
+        }
+        return CheckpointContents(modelConfig: config, settings: settings, parameters: parameters,
+                                  optimizer: optimizer, state: state, tokenizer: tokenizer)
+    }
+
+    /// Every tensor of `layout` from `group` (by `names`: state_dict key -> stored name), checked
+    /// against PyTorch's shape, into one flat buffer.
+    static func readTensors(in group: H5Group, names: [String: String], layout: ParameterLayout,
+                            path: String, group groupPath: String) throws -> [Float] {
+        var flat = [Float](repeating: 0, count: layout.count)
+        try flat.withUnsafeMutableBufferPointer { buffer in
+            for tensor in layout.tensors {
+                guard let stored = names[tensor.name], try group.kind(of: stored) == .dataset else {
+                    throw CheckpointError.invalid(path: path, problem: "\(groupPath) has no dataset '\(tensor.name)' (needed by its /config)")
+                }
+                let dataset = try group.dataset(stored)
+                let shape = try dataset.shape
+                guard shape == tensor.shape else {
+                    throw CheckpointError.invalid(path: path, problem: "\(groupPath)/\(stored) has shape \(shape), expected \(tensor.shape) from /config")
+                }
+                try dataset.read(into: UnsafeMutableBufferPointer(rebasing: buffer[tensor.range]), conversion: .numeric)
+            }
+        }
+        return flat
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import HDF5
+
+extension Checkpoint {
+    /// Writes a checkpoint of `model` (and `optimizer`, `config`, `state`, `tokenizer`) to `path`
+    /// atomically: everything goes to `path.tmp`, which is flushed to disk (fsync) and then
+    /// renamed over `path`, so a crash mid-save leaves the previous checkpoint whole.
+    public static func write(to path: String, model: GPTModel, optimizer: AdamW?, config: TrainConfig,
+                             state: TrainingState?, tokenizer: (any Tokenizer)?) throws {
+        let temporary = path + ".tmp"
+        unlink(temporary)
+        do {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            let file = try H5File.create(at: temporary, mode: .truncate)
+            try file.setAttribute("format", format)
+            try file.setAttribute("format_version", formatVersion)
+            try writeTensors(model.parameters, layout: model.layout, into: file.createGroup("model"))
+            try file.link(target: "/model/transformer.wte.weight", as: "/model/lm_head.weight")
+            if let optimizer {
+                let group = try file.createGroup("optimizer")
+                try group.setAttribute("step", optimizer.stepCount)
+                try group.setAttribute("beta1", Double(optimizer.beta1))
+                try group.setAttribute("beta2", Double(optimizer.beta2))
+                try group.setAttribute("eps", Double(optimizer.eps))
+                try group.setAttribute("weight_decay", Double(optimizer.weightDecay))
+                try writeTensors(optimizer.m, layout: model.layout, into: group.createGroup("exp_avg"))
+                try writeTensors(optimizer.v, layout: model.layout, into: group.createGroup("exp_avg_sq"))
+            }
+            try writeSettings(config, into: file.createGroup("config"))
+            if let state {
+                let group = try file.createGroup("state")
+                try group.setAttribute("iter_num", state.iteration)
+                try group.setAttribute("best_val_loss", state.bestValLoss)
+                try group.setAttribute("seed", state.seed)
+                try group.setAttribute("world_size", state.worldSize)
+                try group.setAttribute("data_stream", "counter-based: batches are a function of (seed, iter_num, sequence)")
+                try group.setAttribute("dropout_stream", "counter-based: masks are a function of (seed, iter_num, micro-step)")
+            }
+            if let tokenizer {
+                try TokenizerStore.save(tokenizer, in: file.createGroup("tokenizer"))
+            }
+            try file.flush()
+            file.close()
+            try syncToDisk(temporary)
+            guard rename(temporary, path) == 0 else {
+                throw CheckpointError.writeFailed(path: path, reason: "rename from \(temporary): \(String(cString: strerror(errno)))")
+            }
+            // Make the rename itself durable.
+            if let handle = FileHandle(forReadingAtPath: directory.isEmpty ? "." : directory) {
+                fsync(handle.fileDescriptor)
+                try? handle.close()
+            }
+        } catch let error as CheckpointError {
+            unlink(temporary)
+            throw error
+        } catch {
+            unlink(temporary)
+            throw CheckpointError.writeFailed(path: path, reason: "\(error)")
+        }
+    }
+
+    /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`.
+    static func writeTensors(_ buffer: UnsafeMutableBufferPointer<Float>, layout: ParameterLayout, into group: H5Group) throws {
+        for tensor in layout.tensors {
+            let dataset = try group.createDataset(tensor.name, of: Float.self, shape: tensor.shape)
+            try dataset.write(from: UnsafeBufferPointer(rebasing: buffer[tensor.range]))
+        }
+    }
+
+    /// Every setting as an attribute: integers int64, numbers float64, booleans as h5py writes
+    /// them (an int8 FALSE/TRUE enum), strings UTF-8.
+    static func writeSettings(_ config: TrainConfig, into group: H5Group) throws {
+        for (name, value) in config.allValues {
+            switch value {
+            case .int(let v): try group.setAttribute(name, v)
+            case .double(let v): try group.setAttribute(name, v)
+            case .bool(let v): try group.setAttribute(name, v)
+            case .string(let v): try group.setAttribute(name, v)
+            case .null: continue
+            }
+        }
+    }
+
+    /// fsync(2) of a closed file, so its bytes are on disk before the rename publishes it.
+    static func syncToDisk(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CheckpointError.writeFailed(path: path, reason: "reopen for fsync: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw CheckpointError.writeFailed(path: path, reason: "fsync: \(String(cString: strerror(errno)))") }
+    }
+}

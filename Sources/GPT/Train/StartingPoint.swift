@@ -1,0 +1,100 @@
+import Foundation
+import Parallel
+
+/// Where a run starts (init_from), agreed by every rank: rank 0 reads the checkpoint, if any, and
+/// broadcasts its shape and counters; the parameters follow later as one broadcast.
+struct StartingPoint {
+    var isResume = false
+    /// The checkpoint read, if any.
+    var path: String?
+    /// The checkpoint's model shape (every rank), nil from scratch.
+    var modelConfig: GPTConfig?
+    /// The checkpoint itself, on rank 0 only (relaid out to the run's model shape).
+    var contents: CheckpointContents?
+    var iteration = 0
+    var optimizerSteps = 0
+    var bestValLoss = 1e9
+
+    /// Reads the checkpoint `config.init_from` names (on rank 0) and shares what the ranks need.
+    static func agree(config: TrainConfig, communicator: any Communicator) throws -> StartingPoint {
+        var start = StartingPoint()
+        switch config.initialization {
+        case .scratch:
+            return start
+        case .resume:
+            start.isResume = true
+            start.path = (config.out_dir as NSString).appendingPathComponent("ckpt.h5")
+        case .checkpoint(let path):
+            start.path = path
+        }
+        let path = start.path!
+        // [status, n_layer, n_head, n_embd, block_size, vocab_size, bias, iteration, optimizer steps, best val bits]
+        var header = [Int64](repeating: 0, count: 10)
+        var failure: Error?
+        if communicator.rank == 0 {
+            do {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw TrainError.incompatibleCheckpoint(
+                        path: path, problem: start.isResume ? "no checkpoint to resume (init_from: resume reads out_dir/ckpt.h5)" : "no such checkpoint (init_from)")
+                }
+                let contents = try Checkpoint.read(path: path)
+                if start.isResume {
+                    guard contents.optimizer != nil, let state = contents.state else {
+                        throw TrainError.incompatibleCheckpoint(
+                            path: path, problem: "has no /optimizer or /state, so it cannot be resumed exactly; fine-tune from it instead (init_from: \(path))")
+                    }
+                    start.iteration = state.iteration
+                    start.bestValLoss = state.bestValLoss
+                    start.optimizerSteps = contents.optimizer!.stepCount
+                }
+                let m = contents.modelConfig
+                header = [1, Int64(m.nLayer), Int64(m.nHead), Int64(m.nEmbd), Int64(m.blockSize), Int64(m.vocabSize),
+                          m.bias ? 1 : 0, Int64(start.iteration), Int64(start.optimizerSteps),
+                          Int64(bitPattern: start.bestValLoss.bitPattern)]
+                start.contents = contents
+            } catch {
+                failure = error
+                header[0] = -1
+            }
+        }
+        if communicator.size > 1 {
+            try header.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
+        }
+        if header[0] < 0 {
+            throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "reading \(path)")
+        }
+        start.modelConfig = GPTConfig(nLayer: Int(header[1]), nHead: Int(header[2]), nEmbd: Int(header[3]),
+                                      blockSize: Int(header[4]), vocabSize: Int(header[5]), bias: header[6] != 0,
+                                      dropout: config.dropout)
+        start.iteration = Int(header[7])
+        start.optimizerSteps = Int(header[8])
+        start.bestValLoss = Double(bitPattern: UInt64(bitPattern: header[9]))
+        return start
+    }
+
+    /// The model shape of the run: the checkpoint's, with the run's dropout; fine-tuning may crop
+    /// the context to a smaller block_size (nanoGPT's crop_block_size).
+    static func adapt(_ shape: GPTConfig, to config: TrainConfig, resuming: Bool, path: String?,
+                      sources: ConfigSources) throws -> GPTConfig {
+        var result = shape
+        result.dropout = config.dropout
+        if !resuming && sources.isSet("block_size") {
+            if config.block_size > shape.blockSize {
+                throw TrainConfigError.invalidValue(
+                    source: sources.source(of: "block_size"), key: "block_size",
+                    problem: "\(config.block_size) is longer than the \(shape.blockSize) positions of the checkpoint \(path ?? "")")
+            }
+            result.blockSize = config.block_size
+        }
+        return result
+    }
+
+    /// Rank 0's checkpoint parameters in the layout of `target` (equal but for a cropped context).
+    mutating func relayout(to target: GPTConfig) {
+        guard var contents, contents.modelConfig.blockSize != target.blockSize else { return }
+        contents.parameters = Checkpoint.relayout(contents.parameters, from: contents.modelConfig, to: target)
+        contents.modelConfig.blockSize = target.blockSize
+        contents.optimizer = nil
+        self.contents = contents
+    }
+}

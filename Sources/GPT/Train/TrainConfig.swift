@@ -1,0 +1,190 @@
+import Foundation
+
+/// Every setting of a training run, under nanoGPT's names and with nanoGPT's defaults
+/// (train.py and model.py), read from a YAML file plus `--set key=value` overrides.
+public struct TrainConfig: Equatable, Sendable {
+    // Model (model.py's GPTConfig).
+    public var n_layer = 12
+    public var n_head = 12
+    public var n_embd = 768
+    public var block_size = 1024
+    public var bias = false
+    public var dropout = 0.0
+    /// nil: take the vocabulary size from the dataset.
+    public var vocab_size: Int? = nil
+
+    // Data and batching.
+    public var batch_size = 12
+    /// Micro-steps per optimizer step summed over all ranks, as in nanoGPT.
+    public var gradient_accumulation_steps = 40
+    public var data_dir = "data"
+
+    // Optimizer and schedule.
+    public var max_iters = 600_000
+    public var learning_rate = 6e-4
+    public var min_lr = 6e-5
+    public var warmup_iters = 2000
+    public var lr_decay_iters = 600_000
+    public var decay_lr = true
+    public var weight_decay = 1e-1
+    public var beta1 = 0.9
+    public var beta2 = 0.95
+    /// Global gradient-norm clip; 0 turns clipping off.
+    public var grad_clip = 1.0
+
+    // Evaluation, logging, checkpoints.
+    public var eval_interval = 2000
+    public var eval_iters = 200
+    public var eval_only = false
+    public var log_interval = 1
+    public var always_save_checkpoint = true
+    /// `scratch`, `resume` (from out_dir/ckpt.h5), or the path of a checkpoint to fine-tune from.
+    public var init_from = "scratch"
+    public var out_dir = "out"
+
+    // Machine.
+    public var seed = 1337
+    /// Compute threads per rank; 0 = the cores of this machine divided by the ranks on it.
+    public var threads = 0
+
+    public init() {}
+
+    /// What `init_from` asks for.
+    public enum Initialization: Equatable, Sendable {
+        case scratch
+        case resume
+        case checkpoint(path: String)
+    }
+
+    public var initialization: Initialization {
+        switch init_from {
+        case "scratch": return .scratch
+        case "resume": return .resume
+        default: return .checkpoint(path: init_from)
+        }
+    }
+
+    /// Tokens that one optimizer step consumes over all ranks.
+    public var tokensPerIteration: Int { gradient_accumulation_steps * batch_size * block_size }
+}
+
+/// A setting: its name, type, and how to read and write it on a `TrainConfig`.
+public struct TrainConfigKey {
+    public let name: String
+    public let kind: ConfigValueKind
+    let get: (TrainConfig) -> ConfigValue
+    let set: (inout TrainConfig, ConfigValue) -> Void
+
+    static func int(_ name: String, _ path: WritableKeyPath<TrainConfig, Int>) -> TrainConfigKey {
+        TrainConfigKey(name: name, kind: .int, get: { .int($0[keyPath: path]) }, set: { c, v in
+            if case .int(let x) = v { c[keyPath: path] = x }
+        })
+    }
+    static func double(_ name: String, _ path: WritableKeyPath<TrainConfig, Double>) -> TrainConfigKey {
+        TrainConfigKey(name: name, kind: .double, get: { .double($0[keyPath: path]) }, set: { c, v in
+            switch v {
+            case .double(let x): c[keyPath: path] = x
+            case .int(let x): c[keyPath: path] = Double(x)
+            default: break
+            }
+        })
+    }
+    static func bool(_ name: String, _ path: WritableKeyPath<TrainConfig, Bool>) -> TrainConfigKey {
+        TrainConfigKey(name: name, kind: .bool, get: { .bool($0[keyPath: path]) }, set: { c, v in
+            if case .bool(let x) = v { c[keyPath: path] = x }
+        })
+    }
+    static func string(_ name: String, _ path: WritableKeyPath<TrainConfig, String>) -> TrainConfigKey {
+        TrainConfigKey(name: name, kind: .string, get: { .string($0[keyPath: path]) }, set: { c, v in
+            if case .string(let x) = v { c[keyPath: path] = x }
+        })
+    }
+}
+
+extension TrainConfig {
+    /// Every setting, in the order the files and `/config` list them.
+    public static let keys: [TrainConfigKey] = [
+        .int("n_layer", \.n_layer),
+        .int("n_head", \.n_head),
+        .int("n_embd", \.n_embd),
+        .int("block_size", \.block_size),
+        .bool("bias", \.bias),
+        .double("dropout", \.dropout),
+        TrainConfigKey(name: "vocab_size", kind: .optionalInt,
+                       get: { $0.vocab_size.map(ConfigValue.int) ?? .null },
+                       set: { c, v in
+                           switch v {
+                           case .int(let x): c.vocab_size = x
+                           case .null: c.vocab_size = nil
+                           default: break
+                           }
+                       }),
+        .int("batch_size", \.batch_size),
+        .int("gradient_accumulation_steps", \.gradient_accumulation_steps),
+        .string("data_dir", \.data_dir),
+        .int("max_iters", \.max_iters),
+        .double("learning_rate", \.learning_rate),
+        .double("min_lr", \.min_lr),
+        .int("warmup_iters", \.warmup_iters),
+        .int("lr_decay_iters", \.lr_decay_iters),
+        .bool("decay_lr", \.decay_lr),
+        .double("weight_decay", \.weight_decay),
+        .double("beta1", \.beta1),
+        .double("beta2", \.beta2),
+        .double("grad_clip", \.grad_clip),
+        .int("eval_interval", \.eval_interval),
+        .int("eval_iters", \.eval_iters),
+        .bool("eval_only", \.eval_only),
+        .int("log_interval", \.log_interval),
+        .bool("always_save_checkpoint", \.always_save_checkpoint),
+        .string("init_from", \.init_from),
+        .string("out_dir", \.out_dir),
+        .int("seed", \.seed),
+        .int("threads", \.threads),
+    ]
+
+    /// The setting called `name`, or nil.
+    public static func key(named name: String) -> TrainConfigKey? {
+        keys.first { $0.name == name }
+    }
+
+    /// The value of setting `name` (which must be one of `keys`).
+    public func value(of name: String) -> ConfigValue {
+        TrainConfig.key(named: name)!.get(self)
+    }
+
+    /// Sets setting `key` to `value`, which must already have the key's type.
+    public mutating func setValue(_ value: ConfigValue, for key: TrainConfigKey) {
+        key.set(&self, value)
+    }
+
+    /// Every setting with its value, in `keys` order.
+    public var allValues: [(name: String, value: ConfigValue)] {
+        TrainConfig.keys.map { ($0.name, $0.get(self)) }
+    }
+
+    /// The known key closest to a misspelt one, for "did you mean" hints.
+    static func suggestion(for name: String) -> String? {
+        let scored = keys.map { ($0.name, editDistance($0.name, name)) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= max(2, name.count / 4) else { return nil }
+        return best
+    }
+}
+
+/// Levenshtein distance, for suggesting the key a typo meant.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                             previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}

@@ -1,0 +1,220 @@
+import Foundation
+import Parallel
+
+extension Trainer {
+    /// Trains until max_iters (or a stop signal, or once with eval_only). Every rank calls it.
+    ///
+    /// As nanoGPT, iteration `it` first evaluates when `it % eval_interval == 0`, then takes
+    /// optimizer step `it` at `get_lr(it)`. The loop ends at `it == max_iters` after that
+    /// evaluation (the one more step nanoGPT takes there is never saved, so it is skipped);
+    /// the end of training is always evaluated, even when max_iters is not a multiple of
+    /// eval_interval.
+    public func run() throws -> TrainOutcome {
+        var outcome = TrainOutcome(iteration: state.iteration, bestValLoss: state.bestValLoss, lastTrainLoss: nil,
+                                   lastValLoss: nil, stepLosses: [], interrupted: false)
+        let runStart = Date()
+        var window = ThroughputWindow()
+        while true {
+            let it = state.iteration
+            let lr = schedule.learningRate(at: it)
+            if it % config.eval_interval == 0 || it >= config.max_iters || config.eval_only {
+                let (train, val) = try evaluateAndSave(lr: lr, elapsed: Date().timeIntervalSince(runStart), window: window)
+                outcome.lastTrainLoss = train
+                outcome.lastValLoss = val
+            }
+            if config.eval_only || it >= config.max_iters { break }
+
+            let stepStart = DispatchTime.now().uptimeNanoseconds
+            let (loss, stopRequested) = try step(iteration: it, lr: lr)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
+            window.add(seconds: seconds, tokens: config.tokensPerIteration)
+            state.iteration = it + 1
+            outcome.stepLosses.append(loss)
+            guard loss.isFinite else { throw TrainError.lossNotFinite(iteration: it, loss: loss) }
+
+            if it % config.log_interval == 0, let reporter {
+                let rate = window.tokensPerSecond
+                let mfu = flops.mfu(tokensPerSecond: rate, peakFlops: peakFlops)
+                let remaining = Double(config.max_iters - state.iteration) * window.secondsPerStep
+                try reporter.logStep(
+                    Progress.Status(iteration: it, total: config.max_iters, loss: loss, lr: lr, tokensPerSecond: rate,
+                                    mfu: mfu, eta: remaining),
+                    record: MetricsRecord(event: .train, iter: it, loss: loss, lr: lr, tokensPerSecond: rate, mfu: mfu,
+                                          elapsed: Date().timeIntervalSince(runStart)))
+                window.reset()
+            }
+            if stopRequested {
+                try save(reason: "stopped")
+                reporter?.message("stopped at iteration \(state.iteration): checkpoint saved to \(checkpointPath) (resume with --set init_from=resume)")
+                outcome.interrupted = true
+                break
+            }
+        }
+        reporter?.finish()
+        if ProcessInfo.processInfo.environment["GPT_DIST_PROFILE"] != nil, let reporter {
+            reporter.message(profile.summary(steps: outcome.stepLosses.count))
+        }
+        outcome.iteration = state.iteration
+        outcome.bestValLoss = state.bestValLoss
+        return outcome
+    }
+
+    /// One optimizer step: this rank's micro-batches, gradients summed over ranks, clip, AdamW.
+    /// Returns the mean loss over the step's global batch and whether any rank was asked to stop.
+    func step(iteration it: Int, lr: Double) throws -> (loss: Double, stop: Bool) {
+        let b = config.batch_size, t = config.block_size
+        let scale = 1 / Float(config.gradient_accumulation_steps)
+        model.zeroGradients()
+        model.isTraining = true
+        var lossSum = 0.0
+        var clock = profile.start()
+        for a in 0..<microStepsPerRank {
+            try batches.trainingBatch(seed: UInt64(config.seed), step: it, layout: batchLayout, rank: rank, microStep: a,
+                                     blockSize: t, inputs: &inputs, targets: &targets)
+            profile.add(.data, since: &clock)
+            if config.dropout > 0 {
+                // Masks depend on the global micro-step, not on the rank that runs it.
+                model.dropoutGenerator = RandomGenerator(
+                    seed: CounterSeed.dropout(seed: config.seed, step: it, microStep: rank * microStepsPerRank + a))
+            }
+            let loss = try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t)
+            model.backward(lossScale: scale)
+            lossSum += Double(loss)
+            profile.add(.compute, since: &clock)
+        }
+        var scalars = [lossSum, StopRequest.isRequested ? 1 : 0]
+        if worldSize > 1 {
+            try communicator.allreduce(model.gradients, op: .sum)
+            try communicator.allreduce(&scalars, op: .sum)
+        }
+        profile.add(.allreduce, since: &clock)
+        model.clipGradients(maxNorm: Float(config.grad_clip))
+        optimizer.step(model: model, learningRate: Float(lr))
+        profile.add(.optimizer, since: &clock)
+        return (scalars[0] / Double(config.gradient_accumulation_steps), scalars[1] > 0)
+    }
+
+    /// nanoGPT's estimate_loss on both splits, the replica check, the eval record, and a
+    /// checkpoint when val improved (or always_save_checkpoint).
+    func evaluateAndSave(lr: Double, elapsed: Double, window: ThroughputWindow) throws -> (Double, Double) {
+        let it = state.iteration
+        var clock = profile.start()
+        defer { profile.add(.evaluation, since: &clock) }
+        let train = try estimateLoss(split: .train, iteration: it)
+        let val = try estimateLoss(split: .val, iteration: it)
+        try checkReplicas(iteration: it)
+        if let reporter {
+            let rate = window.tokensPerSecond
+            try reporter.logEval(MetricsRecord(event: .eval, iter: it, loss: train, valLoss: val, lr: lr, tokensPerSecond: rate,
+                                               mfu: flops.mfu(tokensPerSecond: rate, peakFlops: peakFlops),
+                                               elapsed: elapsed),
+                                 trainLoss: train, valLoss: val)
+        }
+        if config.eval_only { return (train, val) }
+        if val < state.bestValLoss || config.always_save_checkpoint {
+            state.bestValLoss = val
+            if it > 0 {
+                try save(reason: "eval")
+                reporter?.message("saving checkpoint to \(checkpointPath)")
+            }
+        }
+        return (train, val)
+    }
+
+    /// Mean loss over eval_iters random batches of `split` (purpose `.evaluation`, step
+    /// `iteration * eval_iters + k`): batch k runs on rank k % worldSize, and the per-batch
+    /// losses are summed in order, so the estimate does not depend on the rank count.
+    func estimateLoss(split: DataSplit, iteration: Int) throws -> Double {
+        let b = config.batch_size, t = config.block_size
+        model.isTraining = false
+        defer { model.isTraining = true }
+        var losses = [Double](repeating: 0, count: config.eval_iters)
+        for k in stride(from: rank, to: config.eval_iters, by: worldSize) {
+            try batches.randomBatch(split: split, purpose: .evaluation, seed: UInt64(config.seed),
+                                   step: iteration * config.eval_iters + k, sequences: 0..<b, blockSize: t,
+                                   inputs: &inputs, targets: &targets)
+            losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
+        }
+        if worldSize > 1 { try communicator.allreduce(&losses, op: .sum) }
+        return losses.reduce(0, +) / Double(config.eval_iters)
+    }
+
+    /// Every replica must hold the very same parameters: compare a checksum across ranks.
+    func checkReplicas(iteration: Int) throws {
+        guard worldSize > 1 else { return }
+        let sum = ReplicaChecksum.of(UnsafeBufferPointer(model.parameters))
+        let high = try communicator.allreduce(sum, op: .max)
+        let low = try communicator.allreduce(sum, op: .min)
+        if high != low { throw TrainError.replicasDiverged(iteration: iteration, minimum: low, maximum: high) }
+    }
+
+    /// Rank 0 writes out_dir/ckpt.h5; every rank learns whether it worked.
+    func save(reason: String) throws {
+        var clock = profile.start()
+        defer { profile.add(.checkpoint, since: &clock) }
+        var status: [Int32] = [1]
+        var failure: Error?
+        if rank == 0 {
+            do {
+                state.worldSize = worldSize
+                try Checkpoint.write(to: checkpointPath, model: model, optimizer: optimizer, config: config,
+                                     state: state, tokenizer: loader.tokenizer)
+            } catch {
+                failure = error
+                status[0] = 0
+            }
+        }
+        if worldSize > 1 { try communicator.broadcast(&status, root: 0) }
+        if status[0] == 0 {
+            throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "saving \(checkpointPath)")
+        }
+    }
+}
+
+/// Step time and tokens since the last log line, for tokens/s, MFU and the ETA.
+struct ThroughputWindow {
+    var seconds = 0.0
+    var tokens = 0
+    var steps = 0
+    /// Smoothed seconds per step (for the ETA), kept across resets.
+    var secondsPerStep = 0.0
+
+    mutating func add(seconds s: Double, tokens n: Int) {
+        seconds += s
+        tokens += n
+        steps += 1
+        secondsPerStep = secondsPerStep == 0 ? s : 0.9 * secondsPerStep + 0.1 * s
+    }
+
+    mutating func reset() {
+        seconds = 0
+        tokens = 0
+        steps = 0
+    }
+
+    var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : .nan }
+}
+
+/// Where a run's time goes (printed by rank 0 at the end when GPT_DIST_PROFILE is set).
+struct TrainProfile {
+    enum Part: String, CaseIterable {
+        case data, compute, allreduce, optimizer, evaluation, checkpoint
+    }
+    var seconds: [Part: Double] = [:]
+
+    func start() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    mutating func add(_ part: Part, since clock: inout UInt64) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        seconds[part, default: 0] += Double(now - clock) / 1e9
+        clock = now
+    }
+
+    func summary(steps: Int) -> String {
+        let parts = Part.allCases.map { part -> String in
+            let s = seconds[part] ?? 0
+            return String(format: "%@ %.2f s (%.2f ms/step)", part.rawValue, s, steps > 0 ? s * 1000 / Double(steps) : 0)
+        }
+        return "profile: " + parts.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Parallel
+
+/// How a run ended.
+public struct TrainOutcome: Sendable {
+    /// The next optimizer step (max_iters when the run finished).
+    public var iteration: Int
+    public var bestValLoss: Double
+    /// Losses of the last evaluation, if any.
+    public var lastTrainLoss: Double?
+    public var lastValLoss: Double?
+    /// Mean loss over the global batch of every step taken, in order.
+    public var stepLosses: [Double]
+    /// True when a stop signal ended the run early (after saving a checkpoint).
+    public var interrupted: Bool
+}
+
+/// nanoGPT's train.py as a data-parallel loop: every rank holds a full replica that starts from
+/// rank 0's parameters; each optimizer step runs `gradient_accumulation_steps / worldSize`
+/// micro-batches per rank, sums the gradients over ranks (each scaled by 1 /
+/// gradient_accumulation_steps, so the result is nanoGPT's accumulated gradient), clips, and
+/// takes an AdamW step at the schedule's learning rate. Evaluations, checkpoints and output
+/// follow nanoGPT (eval at every eval_interval, save when val improves or
+/// always_save_checkpoint); only rank 0 prints and writes.
+public final class Trainer {
+    /// The run's settings, the model keys as the model really has them (vocab_size resolved;
+    /// from the checkpoint on resume or fine-tuning).
+    public let config: TrainConfig
+    public let modelConfig: GPTConfig
+    let sources: ConfigSources
+    let communicator: any Communicator
+    let reporter: TrainReporter?
+    let loader: TokenLoader
+    /// The loader's batches, from memory when the dataset is small.
+    let batches: BatchSource
+    public let model: GPTModel
+    public let optimizer: AdamW
+    public internal(set) var state: TrainingState
+    let schedule: LRSchedule
+    let batchLayout: BatchLayout
+    /// Threads of this rank's kernels.
+    public let threads: Int
+    var inputs: [Int32]
+    var targets: [Int32]
+    let flops: FlopsEstimate
+    /// FLOP/s of every rank's sgemm peak together (the MFU denominator).
+    var peakFlops: Double = .nan
+    /// Time per part of the loop (GPT_DIST_PROFILE).
+    var profile = TrainProfile()
+
+    var rank: Int { communicator.rank }
+    var worldSize: Int { communicator.size }
+    var microStepsPerRank: Int { batchLayout.microStepsPerRank }
+    /// `out_dir/ckpt.h5`.
+    public var checkpointPath: String { (config.out_dir as NSString).appendingPathComponent("ckpt.h5") }
+
+    /// Checks the settings against the data and the ranks, builds the replica (from scratch, a
+    /// checkpoint to resume, or one to fine-tune) and makes every rank's parameters rank 0's.
+    /// Every rank calls it; `reporter` is rank 0's output (nil elsewhere).
+    public init(config requested: TrainConfig, sources: ConfigSources, communicator: any Communicator,
+                reporter: TrainReporter?) throws {
+        self.sources = sources
+        self.communicator = communicator
+        self.reporter = reporter
+        let size = communicator.size
+        try requested.validate(worldSize: size, sources: sources)
+        try requested.validateDataDirectory(sources: sources)
+        loader = try TokenLoader(directory: requested.data_dir)
+
+        // The starting point: rank 0 reads a checkpoint, every rank learns its shape.
+        var start = try StartingPoint.agree(config: requested, communicator: communicator)
+        var config = requested
+        let modelConfig: GPTConfig
+        if let shape = start.modelConfig {
+            modelConfig = try StartingPoint.adapt(shape, to: requested, resuming: start.isResume, path: start.path,
+                                                  sources: sources)
+        } else {
+            modelConfig = GPTConfig(nLayer: requested.n_layer, nHead: requested.n_head, nEmbd: requested.n_embd,
+                                    blockSize: requested.block_size,
+                                    vocabSize: requested.vocab_size ?? loader.vocabularySize,
+                                    bias: requested.bias, dropout: requested.dropout)
+        }
+        start.relayout(to: modelConfig)
+        config.n_layer = modelConfig.nLayer
+        config.n_head = modelConfig.nHead
+        config.n_embd = modelConfig.nEmbd
+        config.block_size = modelConfig.blockSize
+        config.bias = modelConfig.bias
+        config.vocab_size = modelConfig.vocabSize
+        self.config = config
+        self.modelConfig = modelConfig
+
+        try config.validate(splitTokens: loader.tokenCount(.val), split: "val", sources: sources)
+        try config.validate(splitTokens: loader.tokenCount(.train), split: "train", sources: sources)
+        if modelConfig.vocabSize < loader.vocabularySize {
+            if let path = start.path {
+                throw TrainError.incompatibleCheckpoint(
+                    path: path, problem: "its vocabulary of \(modelConfig.vocabSize) is smaller than the \(loader.vocabularySize) tokens of \(config.data_dir)")
+            }
+            try config.validate(datasetVocabularySize: loader.vocabularySize, sources: sources)
+        }
+
+        batches = try BatchSource(loader: loader)
+        threads = config.threads > 0 ? config.threads : threadsPerRank(localSize: communicator.localSize)
+        model = try GPTModel(config: modelConfig, seed: UInt64(config.seed), threads: threads)
+        optimizer = AdamW(model: model, beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
+                          weightDecay: Float(config.weight_decay))
+        schedule = LRSchedule(config)
+        batchLayout = BatchLayout(worldSize: size, microStepsPerRank: config.gradient_accumulation_steps / size,
+                                  batchSize: config.batch_size)
+        inputs = [Int32](repeating: 0, count: config.batch_size * config.block_size)
+        targets = inputs
+        flops = FlopsEstimate(parameters: modelConfig.parameterCount(), layers: modelConfig.nLayer,
+                              heads: modelConfig.nHead, embedding: modelConfig.nEmbd, blockSize: modelConfig.blockSize)
+        state = TrainingState(seed: config.seed, worldSize: size)
+
+        // Rank 0's parameters (and moments and state on resume) everywhere.
+        if let contents = start.contents {
+            contents.parameters.withUnsafeBufferPointer { source in
+                _ = model.parameters.update(fromContentsOf: source)
+            }
+            if start.isResume, let snapshot = contents.optimizer {
+                snapshot.m.withUnsafeBufferPointer { _ = optimizer.m.update(fromContentsOf: $0) }
+                snapshot.v.withUnsafeBufferPointer { _ = optimizer.v.update(fromContentsOf: $0) }
+            }
+        }
+        try communicator.broadcast(model.parameters, root: 0)
+        if start.isResume {
+            try communicator.broadcast(optimizer.m, root: 0)
+            try communicator.broadcast(optimizer.v, root: 0)
+            optimizer.stepCount = start.optimizerSteps
+            state.iteration = start.iteration
+            state.bestValLoss = start.bestValLoss
+        }
+        model.reserve(batchSize: config.batch_size, sequenceLength: config.block_size)
+        peakFlops = try measurePeak()
+        reportSetup(start: start)
+    }
+
+    /// Every rank measures its sgemm peak at the same time; the sum is the job's peak.
+    /// `GPT_DIST_PEAK_FLOPS` (FLOP/s of the whole job) skips the measurement.
+    private func measurePeak() throws -> Double {
+        if let text = ProcessInfo.processInfo.environment["GPT_DIST_PEAK_FLOPS"], let value = Double(text), value > 0 {
+            return value
+        }
+        try communicator.barrier()
+        var peak = PeakFlops.measure(seconds: 0.15)
+        if worldSize > 1 { peak = try communicator.allreduce(peak, op: .sum) }
+        return peak
+    }
+
+    private func reportSetup(start: StartingPoint) {
+        guard let reporter else { return }
+        let params = Double(modelConfig.parameterCount()) / 1e6
+        let from: String
+        switch config.initialization {
+        case .scratch: from = "from scratch"
+        case .resume: from = "resuming \(start.path ?? checkpointPath) at iteration \(start.iteration)"
+        case .checkpoint(let path): from = "fine-tuning \(path)"
+        }
+        reporter.message(String(format: "model: %.2fM parameters (%d layers, %d heads, %d embd, block %d, vocab %d, bias %@, dropout %g), %@",
+                                params, modelConfig.nLayer, modelConfig.nHead, modelConfig.nEmbd, modelConfig.blockSize,
+                                modelConfig.vocabSize, modelConfig.bias ? "true" : "false", config.dropout, from))
+        reporter.message("data: \(config.data_dir) (\(loader.tokenCount(.train)) train, \(loader.tokenCount(.val)) val tokens); out_dir: \(config.out_dir)")
+        reporter.message("ranks: \(worldSize) x \(threads) thread\(threads == 1 ? "" : "s"); \(config.tokensPerIteration) tokens per iteration (batch \(config.batch_size) x \(microStepsPerRank) micro-step\(microStepsPerRank == 1 ? "" : "s") per rank); sgemm peak \(String(format: "%.1f", peakFlops / 1e9)) GFLOP/s")
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import GPT
+import Parallel
+
+/// `gpt-dist train --config FILE [--set key=value]...`: trains a GPT, alone or as every rank of
+/// an mpirun/srun job.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a GPT from a YAML config (nanoGPT key names); run under mpirun for data parallelism.",
+        discussion: """
+        Settings are nanoGPT's train.py keys (see configs/). gradient_accumulation_steps counts
+        micro-steps over all ranks, as in nanoGPT, and must be a multiple of the rank count.
+        Ctrl-C finishes the current step, saves out_dir/ckpt.h5 and exits; continue with
+        --set init_from=resume.
+        """)
+
+    @Option(help: "The YAML config (see configs/).")
+    var config: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one setting, e.g. --set max_iters=100 (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Flag(help: "Print the resolved settings and exit without training.")
+    var printConfig = false
+
+    @Flag(help: "Print only eval lines and errors (no progress line).")
+    var quiet = false
+
+    func run() throws {
+        let settings: TrainConfig
+        let sources: ConfigSources
+        do {
+            (settings, sources) = try TrainConfig.load(file: config, overrides: overrides)
+        } catch {
+            // Every rank reads the same file: let rank 0 alone say what is wrong.
+            if LaunchEnvironment.detect().rank ?? 0 == 0 { printError(error) }
+            throw ExitCode.failure
+        }
+        if printConfig {
+            for (name, value) in settings.allValues { print("\(name): \(value)") }
+            return
+        }
+        let communicator = try World.communicator()
+        let rank = communicator.rank
+        StopRequest.install(announce: rank == 0)
+
+        let trainer: Trainer
+        do {
+            // Open MPI gives ranks a pseudo-terminal even when mpirun's own output is a pipe or a
+            // file, so under a launcher the progress is printed as plain lines.
+            let progress = Progress(isTerminal: communicator.size > 1 || LaunchEnvironment.detect().isLaunchedInParallel ? false : nil)
+            let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, progress: progress, quiet: quiet) : nil
+            trainer = try Trainer(config: settings, sources: sources, communicator: communicator, reporter: reporter)
+        } catch {
+            try stop(after: error, communicator: communicator)
+        }
+
+        do {
+            let outcome = try trainer.run()
+            if rank == 0 {
+                let best = outcome.bestValLoss < 1e9 ? String(format: "%.4f", outcome.bestValLoss) : "none"
+                print("\(outcome.interrupted ? "stopped" : "done"): \(outcome.iteration) iterations, best val loss \(best), out_dir \(settings.out_dir)")
+            }
+            World.finalize()
+        } catch {
+            try stop(after: error, communicator: communicator)
+        }
+    }
+
+    /// Reports `error` and ends this rank. An error every rank shares (`isCollective`) is printed
+    /// by rank 0 and every rank finishes MPI normally; any other error may be this rank's alone
+    /// while the others wait in a collective, so it is printed with the rank and the job aborted.
+    private func stop(after error: Error, communicator: any Communicator) throws -> Never {
+        let rank = communicator.rank, size = communicator.size
+        if error.isCollective {
+            if rank == 0 { printError(error) }
+            World.finalize()
+        } else {
+            printError(error, rank: size > 1 ? rank : nil)
+            if size > 1 { communicator.abort(code: 1) }
+        }
+        throw ExitCode.failure
+    }
+}
+
+/// Prints `error` as ArgumentParser does (one `Error:` line on standard error).
+func printError(_ error: Error, rank: Int? = nil) {
+    let prefix = rank.map { "Error: rank \($0): " } ?? "Error: "
+    let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
+    FileHandle.standardError.write(Data((prefix + text + "\n").utf8))
+}
+
+/// A command-line mistake found while running (after argument parsing), printed as one line.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
