@@ -46,14 +46,8 @@ final class Activations {
         sizes += bt * (4 * c + 3 * c + c + 4 * c) + threads * 2 * seq * seq + threads * 2 * c + bt
         // Round every piece up to 16 floats.
         sizes += 64 * (l * 16 + 32)
-        storage = .allocate(capacity: sizes)
-        storage.initialize(repeating: 0)
-        var next = storage.baseAddress!
-        func take(_ n: Int) -> FloatPointer {
-            let p = next
-            next += (n + 15) / 16 * 16
-            return p
-        }
+        var arena = FloatArena(capacity: sizes)
+        func take(_ n: Int) -> FloatPointer { arena.take(n) }
         for _ in 0...l { residual.append(take(bt * c)) }
         let sharedProbs: FloatPointer? = storesAttention ? nil : take(att)
         for _ in 0..<l {
@@ -71,7 +65,7 @@ final class Activations {
         normPartials = take(threads * 2 * c)
         ones = take(bt)
         ones.update(repeating: 1, count: bt)
-        precondition(next <= storage.baseAddress! + storage.count)
+        storage = arena.storage
         lossPartials = .allocate(capacity: threads)
         tokens = .allocate(capacity: bt)
         targets = .allocate(capacity: bt)

@@ -31,19 +31,14 @@ public final class Generator {
         let t = cfg.blockSize, c = cfg.nEmbd, l = cfg.nLayer, v = cfg.vocabSize
         let cache = t * c
         let total = 2 * l * cache + t * (c + c + 1 + 1 + 3 * c + c + 4 * c) + t * t + t * v + 16 * (2 * l + 16)
-        storage = .allocate(capacity: total)
-        storage.initialize(repeating: 0)
-        var next = storage.baseAddress!
-        func take(_ n: Int) -> FloatPointer {
-            let p = next
-            next += (n + 15) / 16 * 16
-            return p
-        }
+        var arena = FloatArena(capacity: total)
+        func take(_ n: Int) -> FloatPointer { arena.take(n) }
         keys = (0..<l).map { _ in take(cache) }
         values = (0..<l).map { _ in take(cache) }
         x = take(t * c); norm = take(t * c); mean = take(t); rstd = take(t)
         qkv = take(t * 3 * c); attnOut = take(t * c); fc = take(t * 4 * c); scores = take(t * t)
         logitsBuffer = take(t * v)
+        storage = arena.storage
         splitter = WorkSplitter(threads: model.threads)
     }
 
