@@ -25,7 +25,7 @@ final class BPETokenizerTests: XCTestCase {
 
     func testRoundTripOnRandomScalars() throws {
         let tokenizer = try BPEReference.tokenizer("full")
-        var generator = BPETestRandom(seed: 7)
+        var generator = SplitMix(seed: 7)
         let ranges: [ClosedRange<UInt32>] = [0x20...0x7E, 0x09...0x0D, 0xA0...0x17F, 0x300...0x36F,
                                              0x4E00...0x4E80, 0x1F300...0x1F64F, 0x2000...0x206F]
         for _ in 0..<200 {
@@ -43,7 +43,7 @@ final class BPETokenizerTests: XCTestCase {
     /// lowest-ranked pair) gives.
     func testMergeOrderMatchesGPT2Loop() throws {
         let tokenizer = try BPEReference.tokenizer("full")
-        var generator = BPETestRandom(seed: 11)
+        var generator = SplitMix(seed: 11)
         let alphabet = Array("the and a e t h n d  ".utf8)
         for _ in 0..<300 {
             let length = 2 + Int(generator.next() % 30)
@@ -135,18 +135,5 @@ final class BPETokenizerTests: XCTestCase {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("bpe-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
-    }
-}
-
-/// A small deterministic generator for test inputs.
-struct BPETestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

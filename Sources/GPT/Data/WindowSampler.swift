@@ -37,19 +37,12 @@ public struct WindowSampler: Sendable, Equatable {
 
     /// 64 well-mixed bits from the counters (SplitMix64's finaliser applied round by round).
     public func hash(split: DataSplit, purpose: WindowPurpose, step: Int, sequence: Int) -> UInt64 {
-        var h = Self.mix(seed &+ 0x9E37_79B9_7F4A_7C15)
-        h = Self.mix(h ^ (split == .train ? 0x7472_6169_6E00_0000 : 0x7661_6C00_0000_0000))
-        h = Self.mix(h ^ purpose.rawValue)
-        h = Self.mix(h ^ UInt64(bitPattern: Int64(step)))
-        h = Self.mix(h ^ UInt64(bitPattern: Int64(sequence)))
+        var h = splitMix64(of: seed &+ 0x9E37_79B9_7F4A_7C15)
+        h = splitMix64(of: h ^ (split == .train ? 0x7472_6169_6E00_0000 : 0x7661_6C00_0000_0000))
+        h = splitMix64(of: h ^ purpose.rawValue)
+        h = splitMix64(of: h ^ UInt64(bitPattern: Int64(step)))
+        h = splitMix64(of: h ^ UInt64(bitPattern: Int64(sequence)))
         return h
-    }
-
-    static func mix(_ x: UInt64) -> UInt64 {
-        var z = x &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -103,6 +103,13 @@ func splitMix64(_ state: inout UInt64) -> UInt64 {
     return mix64(state)
 }
 
+/// One SplitMix64 step from `value` without keeping state: the counter-based hash that the data
+/// sampler and the per-micro-step seeds chain over their counters.
+@inline(__always)
+func splitMix64(of value: UInt64) -> UInt64 {
+    mix64(value &+ 0x9E37_79B9_7F4A_7C15)
+}
+
 /// SplitMix64's finaliser: a bijective 64-bit mixer. Also the counter-based hash behind dropout
 /// masks, so a mask can be recomputed in the backward pass instead of stored.
 @inline(__always)

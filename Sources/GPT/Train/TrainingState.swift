@@ -25,16 +25,9 @@ public enum CounterSeed {
     /// The dropout seed of global micro-step `microStep` (0..<gradient_accumulation_steps, over all
     /// ranks: rank r's local micro-step a is r * (A / N) + a) of optimizer step `step`.
     public static func dropout(seed: Int, step: Int, microStep: Int) -> UInt64 {
-        mix(mix(mix(UInt64(truncatingIfNeeded: seed) ^ 0xD1B5_4A32_D192_ED03) &+ UInt64(truncatingIfNeeded: step))
-            &+ UInt64(truncatingIfNeeded: microStep))
-    }
-
-    /// SplitMix64's finaliser: a bijective, well-mixed 64-bit hash.
-    static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        let seedKey = splitMix64(of: UInt64(truncatingIfNeeded: seed) ^ 0xD1B5_4A32_D192_ED03)
+        let stepKey = splitMix64(of: seedKey &+ UInt64(truncatingIfNeeded: step))
+        return splitMix64(of: stepKey &+ UInt64(truncatingIfNeeded: microStep))
     }
 }
 
