@@ -1,4 +1,6 @@
 import ArgumentParser
+import CBLAS
+import Foundation
 
 /// The `gpt-dist` command: nanoGPT's workflow (prepare, train, sample) as one binary that runs
 /// alone on a laptop or as every rank of an `mpirun`/`srun` job.
@@ -18,4 +20,16 @@ struct GPTDist: ParsableCommand {
             Plot.self,
         ]
     )
+
+    /// Runs the command once this CPU is known to run what the GPT module was compiled for.
+    static func main() {
+        #if GPT_DIST_HASWELL
+        guard gptdist_cpu_supports_haswell() != 0 else {
+            FileHandle.standardError.write(Data(("gpt-dist: this release build's kernels need AVX2 and FMA, which this CPU "
+                + "lacks; rebuild for any x86-64 with: GPT_DIST_PORTABLE=1 swift build -c release\n").utf8))
+            Foundation.exit(1)
+        }
+        #endif
+        main(nil)
+    }
 }
