@@ -80,6 +80,9 @@ public final class AdamW {
         let b1 = Double(beta1), b2 = Double(beta2)
         let stepSize = Float(Double(learningRate) / (1 - pow(b1, t)))
         let correction2Sqrt = Float((1 - pow(b2, t)).squareRoot())
+        // A multiply by the reciprocal instead of PyTorch's divide (1 ulp apart): two vector
+        // divisions per element made this loop compute-bound.
+        let inverseCorrection2Sqrt = 1 / correction2Sqrt
         let p = parameters.baseAddress!, g = gradients.baseAddress!
         let mm = m.baseAddress!, vv = v.baseAddress!
         let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
@@ -90,7 +93,7 @@ public final class AdamW {
         splitter.run(layout.count, costPerItem: 1) { chunk, _ in
             let decayV = Vec8(repeating: decayed), w1 = Vec8(repeating: oneMinusBeta1)
             let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
-            let c2 = Vec8(repeating: correction2Sqrt), epsV = Vec8(repeating: eps)
+            let c2 = Vec8(repeating: inverseCorrection2Sqrt), epsV = Vec8(repeating: eps)
             let stepV = Vec8(repeating: stepSize), one = Vec8(repeating: 1)
             for group in groups {
                 let start = max(group.range.lowerBound, chunk.lowerBound)
@@ -107,7 +110,7 @@ public final class AdamW {
                     let v1 = load8(vv + i) * b2v + w2 * (gi * gi)
                     store8(m1, mm + i)
                     store8(v1, vv + i)
-                    let denom = v1.squareRoot() / c2 + epsV
+                    let denom = v1.squareRoot() * c2 + epsV
                     store8(load8(p + i) * dv - stepV * (m1 / denom), p + i)
                     i &+= 8
                 }
@@ -117,7 +120,7 @@ public final class AdamW {
                     let v1 = vv[i] * beta2 + oneMinusBeta2 * (gi * gi)
                     mm[i] = m1
                     vv[i] = v1
-                    let denom = v1.squareRoot() / correction2Sqrt + eps
+                    let denom = v1.squareRoot() * inverseCorrection2Sqrt + eps
                     p[i] = p[i] * decay - stepSize * (m1 / denom)
                     i &+= 1
                 }

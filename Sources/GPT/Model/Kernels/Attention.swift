@@ -7,6 +7,16 @@ import Dispatch
 /// to one thread, so small products do not pay for OpenBLAS's thread hand-off.
 struct Attention {
     let batch: Int, seq: Int, heads: Int, headSize: Int
+    /// Causal row blocks per T×T product (see `defaultBlocks`).
+    let blocks: Int
+
+    init(batch: Int, seq: Int, heads: Int, headSize: Int, blocks: Int? = nil) {
+        self.batch = batch
+        self.seq = seq
+        self.heads = heads
+        self.headSize = headSize
+        self.blocks = min(max(1, blocks ?? Attention.defaultBlocks(seq: seq)), max(1, seq))
+    }
     var channels: Int { heads * headSize }
     var scale: Float { 1 / Float(headSize).squareRoot() }
 
@@ -27,6 +37,52 @@ struct Attention {
         openblas_set_num_threads(blasThreads)
     }
 
+    /// The causal mask makes the upper triangle of every T×T product zero, so each product is
+    /// split into row blocks that stop at their diagonal block: `blocks` blocks do
+    /// (blocks + 1) / (2 · blocks) of the full square's work in `blocks` sgemm calls. Blocks of at
+    /// least 32 rows keep each call large enough for OpenBLAS's kernels, at most 8 of them.
+    static func defaultBlocks(seq: Int) -> Int { max(1, min(8, seq / max(32, seq / 8))) }
+
+    /// Rows `start..<end` of causal row block `r`.
+    @inline(__always)
+    func block(_ r: Int) -> (start: Int, end: Int) {
+        (seq * r / blocks, seq * (r + 1) / blocks)
+    }
+
+    /// `scores[i, j] = alpha · q[i] · k[j]` for j ≤ i (up to the end of i's block); the rest of
+    /// each row is left for the softmax to clear.
+    @inline(__always)
+    private func causalScores(_ scores: FloatPointer, q: UnsafePointer<Float>, k: UnsafePointer<Float>, ldq: Int,
+                              ldk: Int, alpha: Float) {
+        for r in 0..<blocks {
+            let (s, e) = block(r)
+            sgemm(transB: true, m: e - s, n: e, k: headSize, alpha: alpha, a: q + s * ldq, lda: ldq, b: k,
+                  ldb: ldk, beta: 0, c: scores + s * seq, ldc: seq)
+        }
+    }
+
+    /// `out[i] = alpha · Σ_{j ≤ i} w[i, j] x[j]` for a lower-triangular `w` [T, T].
+    @inline(__always)
+    private func causalWeightedSum(_ out: FloatPointer, ldo: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                   ldx: Int, alpha: Float = 1) {
+        for r in 0..<blocks {
+            let (s, e) = block(r)
+            sgemm(m: e - s, n: headSize, k: e, alpha: alpha, a: w + s * seq, lda: seq, b: x, ldb: ldx, beta: 0,
+                  c: out + s * ldo, ldc: ldo)
+        }
+    }
+
+    /// `out[j] = alpha · Σ_{i ≥ j} w[i, j] x[i]` (the transposed product) for a lower-triangular `w`.
+    @inline(__always)
+    private func causalTransposedSum(_ out: FloatPointer, ldo: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                     ldx: Int, alpha: Float = 1) {
+        for r in 0..<blocks {
+            let (s, e) = block(r)
+            sgemm(transA: true, m: e - s, n: headSize, k: seq - s, alpha: alpha, a: w + s * seq + s, lda: seq,
+                  b: x + s * ldx, ldb: ldx, beta: 0, c: out + s * ldo, ldc: ldo)
+        }
+    }
+
     /// Fills `probs` [B, H, T, T] with softmax(q kᵀ / √hs) under the causal mask (zeros above the
     /// diagonal) and `out` [B, T, C] with (dropout(probs)) v. `scratch` holds `threads * T * T`.
     /// `batchOffset` is the slice's first sequence in the whole batch (dropout masks are indexed
@@ -38,8 +94,7 @@ struct Attention {
             let q = qkv + b * t * c3 + h * hs
             let k = q + c, v = q + 2 * c
             let p = probs + (b * heads + h) * t * t
-            sgemm(transB: true, m: t, n: t, k: hs, alpha: scale, a: q, lda: c3, b: k, ldb: c3,
-                  beta: 0, c: p, ldc: t)
+            causalScores(p, q: q, k: k, ldq: c3, ldk: c3, alpha: scale)
             for i in 0..<t { causalSoftmaxRow(p + i * t, length: i + 1, width: t) }
             var weights = UnsafePointer(p)
             if let dropout {
@@ -48,8 +103,7 @@ struct Attention {
                               splitter: WorkSplitter(threads: 1))
                 weights = UnsafePointer(d)
             }
-            sgemm(m: t, n: hs, k: t, a: weights, lda: t, b: v, ldb: c3, beta: 0,
-                  c: out + b * t * c + h * hs, ldc: c)
+            causalWeightedSum(out + b * t * c + h * hs, ldo: c, w: weights, x: v, ldx: c3)
         }
     }
 
@@ -59,8 +113,7 @@ struct Attention {
         forEachHead(threads: threads) { b, h, _ in
             let q = qkv + b * t * c3 + h * hs
             let p = probs + (b * heads + h) * t * t
-            sgemm(transB: true, m: t, n: t, k: hs, alpha: scale, a: q, lda: c3, b: q + c, ldb: c3,
-                  beta: 0, c: p, ldc: t)
+            causalScores(p, q: q, k: q + c, ldq: c3, ldk: c3, alpha: scale)
             for i in 0..<t { causalSoftmaxRow(p + i * t, length: i + 1, width: t) }
         }
     }
@@ -86,17 +139,20 @@ struct Attention {
                 dropout.apply(out: d, inp: p, count: t * t, base: base, splitter: WorkSplitter(threads: 1))
                 weights = UnsafePointer(d)
             }
-            // dv = weightsᵀ dy ; d(weights) = dy vᵀ
-            sgemm(transA: true, m: t, n: hs, k: t, a: weights, lda: t, b: dy, ldb: c, beta: 0, c: dv, ldc: c3)
-            sgemm(transB: true, m: t, n: t, k: hs, a: dy, lda: c, b: v, ldb: c3, beta: 0, c: dp, ldc: t)
-            if let dropout {
-                dropout.apply(out: dp, inp: dp, count: t * t, base: base, splitter: WorkSplitter(threads: 1))
+            // dv = weightsᵀ dy ; d(weights) = dy vᵀ (only where j ≤ i matters)
+            causalTransposedSum(dv, ldo: c3, w: weights, x: dy, ldx: c)
+            causalScores(dp, q: dy, k: v, ldq: c, ldk: c3, alpha: 1)
+            // Softmax backward reads only j ≤ i and clears the rest of each row.
+            for i in 0..<t {
+                let row = dp + i * t
+                if let dropout {
+                    dropout.apply(out: row, inp: row, count: i + 1, base: base + i * t, splitter: WorkSplitter(threads: 1))
+                }
+                softmaxBackwardRow(row, probs: p + i * t, length: i + 1, width: t)
             }
-            for i in 0..<t { softmaxBackwardRow(dp + i * t, probs: p + i * t, length: i + 1, width: t) }
             // dq = scale · dS k ; dk = scale · dSᵀ q
-            sgemm(m: t, n: hs, k: t, alpha: scale, a: dp, lda: t, b: k, ldb: c3, beta: 0, c: dq, ldc: c3)
-            sgemm(transA: true, m: t, n: hs, k: t, alpha: scale, a: dp, lda: t, b: q, ldb: c3,
-                  beta: 0, c: dk, ldc: c3)
+            causalWeightedSum(dq, ldo: c3, w: dp, x: k, ldx: c3, alpha: scale)
+            causalTransposedSum(dk, ldo: c3, w: dp, x: q, ldx: c3, alpha: scale)
         }
     }
 }
