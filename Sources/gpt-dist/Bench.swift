@@ -75,8 +75,7 @@ struct Bench: ParsableCommand {
                                   batchSize: batch, sequenceLength: t)
             }
             model.backward()
-            model.clipGradients(maxNorm: 1)
-            optimizer.step(model: model, learningRate: 1e-4)
+            optimizer.step(model: model, learningRate: 1e-4, maxGradNorm: 1)
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             if i >= warmup { times.append(elapsed) }
         }

@@ -4,20 +4,33 @@ import XCTest
 /// Same seed, same run: initialisation, dropout masks and AdamW steps are bit-reproducible.
 final class ModelDeterminismTests: XCTestCase {
     /// Trains a fresh model a few steps with dropout and returns every loss and the final weights.
-    private func train(seed: UInt64, threads: Int, steps: Int = 4) throws -> (losses: [Float], weights: [Float]) {
+    private func train(seed: UInt64, threads: Int, steps: Int = 4, fusedClipping: Bool = false)
+        throws -> (losses: [Float], weights: [Float], norms: [Float]) {
         let config = GPTConfig(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 13, bias: true, dropout: 0.2)
         let model = try GPTModel(config: config, seed: seed, threads: threads)
         let optimizer = AdamW(model: model, beta2: 0.99)
-        var losses: [Float] = []
+        var losses: [Float] = [], norms: [Float] = []
         for _ in 0..<steps {
             model.zeroGradients()
             let inputs = randomTokens(24, vocab: 13, seed: 1), targets = randomTokens(24, vocab: 13, seed: 2)
             losses.append(try model.forward(inputs: inputs, targets: targets, batchSize: 3, sequenceLength: 8))
             model.backward()
-            model.clipGradients(maxNorm: 1)
-            optimizer.step(model: model, learningRate: 1e-2)
+            if fusedClipping {
+                norms.append(optimizer.step(model: model, learningRate: 1e-2, maxGradNorm: 0.5))
+            } else {
+                norms.append(model.clipGradients(maxNorm: 0.5))
+                optimizer.step(model: model, learningRate: 1e-2)
+            }
         }
-        return (losses, Array(model.parameters))
+        return (losses, Array(model.parameters), norms)
+    }
+
+    func testClippingInsideTheUpdateEqualsClippingFirst() throws {
+        let separate = try train(seed: 42, threads: 2), fused = try train(seed: 42, threads: 2, fusedClipping: true)
+        XCTAssertGreaterThan(separate.norms.max()!, 0.5, "clipping is active in this run")
+        XCTAssertEqual(fused.norms, separate.norms)
+        XCTAssertEqual(fused.losses, separate.losses)
+        XCTAssertEqual(fused.weights, separate.weights)
     }
 
     func testSameSeedGivesBitIdenticalTraining() throws {

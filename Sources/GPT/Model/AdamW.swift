@@ -72,8 +72,10 @@ public final class AdamW {
 
     /// One AdamW step of `parameters` along `gradients` (both in this optimizer's layout) at
     /// `learningRate`, exactly as `torch.optim.AdamW`'s single-tensor update.
+    /// `gradientScale` multiplies every gradient as it is read (the clipping coefficient, so
+    /// clipping costs no pass of its own).
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
-                     learningRate: Float) {
+                     learningRate: Float, gradientScale: Float = 1) {
         precondition(parameters.count == layout.count && gradients.count == layout.count)
         stepCount += 1
         let t = Double(stepCount)
@@ -95,6 +97,7 @@ public final class AdamW {
             let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
             let c2 = Vec8(repeating: inverseCorrection2Sqrt), epsV = Vec8(repeating: eps)
             let stepV = Vec8(repeating: stepSize), one = Vec8(repeating: 1)
+            let scaleV = Vec8(repeating: gradientScale)
             for group in groups {
                 let start = max(group.range.lowerBound, chunk.lowerBound)
                 let end = min(group.range.upperBound, chunk.upperBound)
@@ -103,7 +106,7 @@ public final class AdamW {
                 let dv = group.decays ? decayV : one
                 var i = start
                 while i &+ 8 <= end {
-                    let gi = load8(g + i)
+                    let gi = load8(g + i) * scaleV
                     let mi = load8(mm + i)
                     // exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
                     let m1 = mi + w1 * (gi - mi)
@@ -115,7 +118,7 @@ public final class AdamW {
                     i &+= 8
                 }
                 while i < end {
-                    let gi = g[i]
+                    let gi = g[i] * gradientScale
                     let m1 = mm[i] + oneMinusBeta1 * (gi - mm[i])
                     let v1 = vv[i] * beta2 + oneMinusBeta2 * (gi * gi)
                     mm[i] = m1
@@ -132,6 +135,16 @@ public final class AdamW {
     public func step(model: GPTModel, learningRate: Float) {
         step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
              learningRate: learningRate)
+    }
+
+    /// `clip_grad_norm_(maxGradNorm)` then `step` on a model's own buffers, the clipping applied as
+    /// the update reads the gradients (which are left unclipped). Returns the norm before clipping.
+    @discardableResult
+    public func step(model: GPTModel, learningRate: Float, maxGradNorm: Float) -> Float {
+        let norm = GradientClipping.globalNorm(UnsafeBufferPointer(model.gradients), threads: model.threads)
+        step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients), learningRate: learningRate,
+             gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm))
+        return norm
     }
 }
 
@@ -161,14 +174,19 @@ public enum GradientClipping {
         }
     }
 
+    /// The factor clipping multiplies the gradients by: `min(maxNorm / (norm + 1e-6), 1)` as
+    /// PyTorch computes it, or 1 when `maxNorm` is 0 (off).
+    public static func coefficient(norm: Float, maxNorm: Float) -> Float {
+        maxNorm > 0 ? min(maxNorm / (norm + 1e-6), 1) : 1
+    }
+
     /// Scales `gradients` so their global norm is at most `maxNorm` (`clip_coef = maxNorm /
     /// (norm + 1e-6)`, clamped to 1, as PyTorch does) and returns the norm before clipping.
     /// `maxNorm` 0 means no clipping (nanoGPT's `grad_clip = 0`); the norm is still returned.
     @discardableResult
     public static func clip(_ gradients: UnsafeMutableBufferPointer<Float>, maxNorm: Float, threads: Int = 1) -> Float {
         let norm = globalNorm(UnsafeBufferPointer(gradients), threads: threads)
-        guard maxNorm > 0 else { return norm }
-        let coefficient = min(maxNorm / (norm + 1e-6), 1)
+        let coefficient = coefficient(norm: norm, maxNorm: maxNorm)
         if coefficient < 1 {
             let g = gradients.baseAddress!
             WorkSplitter(threads: threads, grain: 65_536).run(gradients.count, costPerItem: 1) { range, _ in

@@ -88,8 +88,7 @@ extension Trainer {
             try communicator.allreduce(&scalars, op: .sum)
         }
         profile.add(.allreduce, since: &clock)
-        model.clipGradients(maxNorm: Float(config.grad_clip))
-        optimizer.step(model: model, learningRate: Float(lr))
+        optimizer.step(model: model, learningRate: Float(lr), maxGradNorm: Float(config.grad_clip))
         profile.add(.optimizer, since: &clock)
         return (scalars[0] / Double(config.gradient_accumulation_steps), scalars[1] > 0)
     }

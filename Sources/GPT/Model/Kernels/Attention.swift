@@ -167,7 +167,7 @@ func causalSoftmaxRow(_ row: FloatPointer, length: Int, width: Int) {
         var mv = load8(row)
         i = 8
         while i < n8 { mv = pointwiseMaxFast(mv, load8(row + i)); i &+= 8 }
-        maxv = mv.max()
+        maxv = horizontalMax(mv)
     }
     while i < length { maxv = max(maxv, row[i]); i &+= 1 }
     let m = Vec8(repeating: maxv)
@@ -210,6 +210,14 @@ func softmaxBackwardRow(_ d: FloatPointer, probs p: UnsafePointer<Float>, length
     while i < n8 { store8(load8(p + i) * (load8(d + i) - dv), d + i); i &+= 8 }
     while i < length { d[i] = p[i] * (d[i] - dot); i &+= 1 }
     if length < width { (d + length).update(repeating: 0, count: width - length) }
+}
+
+/// The largest lane (`SIMD.max()` is a generic call that does not inline into the row loop).
+@inline(__always)
+func horizontalMax(_ v: Vec8) -> Float {
+    let four = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let two = four.lowHalf.replacing(with: four.highHalf, where: four.highHalf .> four.lowHalf)
+    return max(two[0], two[1])
 }
 
 /// Lane-wise maximum without `pointwiseMax`'s NaN handling (which defeats vectorisation).

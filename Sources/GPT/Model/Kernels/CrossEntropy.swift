@@ -65,7 +65,7 @@ enum CrossEntropy {
             var mv = load8(row)
             i = 8
             while i < v8 { mv = pointwiseMaxFast(mv, load8(row + i)); i &+= 8 }
-            maxv = mv.max()
+            maxv = horizontalMax(mv)
         }
         while i < v { maxv = max(maxv, row[i]); i &+= 1 }
         let m = Vec8(repeating: maxv)

@@ -11,24 +11,10 @@ enum GELU {
             let half = Vec8(repeating: 0.5), invSqrt2 = Vec8(repeating: 0.707_106_781_186_547_5)
             if let derivative {
                 while i &+ 8 <= end {
-                    // normalCDFAndPDF written out: the compiler does not inline it here.
                     let x = load8(inp + i)
-                    let z = x * 0.707_106_781_186_547_5
-                    let negative = z .< 0
-                    var a = z
-                    a.replace(with: -z, where: negative)
-                    let t = 1 / (1 + 0.327_591_1 * a)
-                    var poly = t * 1.061_405_429 + -1.453_152_027
-                    poly = poly * t + 1.421_413_741
-                    poly = poly * t + -0.284_496_736
-                    poly = poly * t + 0.254_829_592
-                    poly = poly * t
-                    let e = exp8(-(z * z))
-                    var erf = 1 - poly * e
-                    erf.replace(with: -erf, where: negative)
-                    let cdf = 0.5 * (1 + erf)
+                    let (cdf, pdf) = normalCDFAndPDF(x)
                     store8(x * cdf, out + i)
-                    store8(cdf + x * (e * 0.398_942_280_401_432_7), derivative + i)
+                    store8(multiplyAdd(x, pdf, cdf), derivative + i)
                     i &+= 8
                 }
                 while i < end {
@@ -76,15 +62,17 @@ enum GELU {
         let negative = z .< 0
         var a = z
         a.replace(with: -z, where: negative)
-        let t = 1 / (1 + 0.327_591_1 * a)
-        var poly = t * 1.061_405_429 + -1.453_152_027
-        poly = poly * t + 1.421_413_741
-        poly = poly * t + -0.284_496_736
-        poly = poly * t + 0.254_829_592
+        let t = 1 / multiplyAdd(a, Vec8(repeating: 0.327_591_1), Vec8(repeating: 1))
+        var poly = multiplyAdd(t, Vec8(repeating: 1.061_405_429), Vec8(repeating: -1.453_152_027))
+        poly = multiplyAdd(poly, t, Vec8(repeating: 1.421_413_741))
+        poly = multiplyAdd(poly, t, Vec8(repeating: -0.284_496_736))
+        poly = multiplyAdd(poly, t, Vec8(repeating: 0.254_829_592))
         poly = poly * t
         let e = exp8(-(z * z))
-        var erf = 1 - poly * e
-        erf.replace(with: -erf, where: negative)
-        return (0.5 * (1 + erf), e * 0.398_942_280_401_432_7)
+        // Φ = (1 ± erf)/2 with erf = 1 - poly·e: Φ = 1 - poly·e/2 for z ≥ 0, poly·e/2 below.
+        let tail = poly * e * 0.5
+        var cdf = 1 - tail
+        cdf.replace(with: tail, where: negative)
+        return (cdf, e * 0.398_942_280_401_432_7)
     }
 }
