@@ -12,9 +12,9 @@ extension GPTModel {
         forEachSlice { k in
             var grads = gradients.baseAddress!
             if k > 0 {
-                // Slices after the first sum into buffers of their own, added in below.
+                // Slices after the first sum into buffers of their own (zero between calls: the
+                // pass that adds them in below clears them as it reads them).
                 grads = sliceGradients!.baseAddress! + (k - 1) * count
-                grads.update(repeating: 0, count: count)
             }
             backwardSlice(pass(k, grads: grads), scale: scale)
         }
@@ -24,8 +24,12 @@ extension GPTModel {
                 for k in 0..<slicesAfterFirst {
                     let src = extra + k * count
                     var i = range.lowerBound
-                    while i &+ 8 <= range.upperBound { store8(load8(g + i) + load8(src + i), g + i); i &+= 8 }
-                    while i < range.upperBound { g[i] += src[i]; i &+= 1 }
+                    while i &+ 8 <= range.upperBound {
+                        store8(load8(g + i) + load8(src + i), g + i)
+                        store8(.zero, src + i)
+                        i &+= 8
+                    }
+                    while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
                 }
             }
         }
