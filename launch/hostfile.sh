@@ -9,6 +9,9 @@
 # copy). Only rank 0 writes out_dir. Ranks are bound one per core; each rank runs
 # cores-of-its-node / ranks-on-its-node threads unless the config sets `threads`.
 # Extra mpirun options go in MPIRUN_ARGS (e.g. "--mca btl_tcp_if_include eth0").
+# scripts/check_hostfile_netns.sh runs it across two hosts emulated with network namespaces (own
+# hostnames and addresses, sshd in each, TCP between the ranks); checked 2026-11-26: the same
+# losses as `launch/local.sh 2` and srun for the same config.
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then

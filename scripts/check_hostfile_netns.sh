@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs launch/hostfile.sh across two "machines" emulated on this one: two network namespaces
+# with their own hostnames (node1, node2) and addresses (10.9.0.1, 10.9.0.2) on a bridge, an sshd
+# in each, so mpirun starts its daemons over ssh and the ranks talk over TCP as on a real cluster.
+# Needs root (namespaces) and installs openssh-server when missing. Not a test: a check to run by
+# hand after changing the launch scripts.
+#
+#   scripts/check_hostfile_netns.sh DATA_DIR [CONFIG]     (default configs/quick.yaml)
+#
+# Prints the training log and each rank's host; tears everything down on exit.
+set -euo pipefail
+data="${1:?usage: scripts/check_hostfile_netns.sh DATA_DIR [CONFIG]}"
+config="${2:-configs/quick.yaml}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+[[ "$(id -u)" == 0 ]] || { echo "check_hostfile_netns: needs root" >&2; exit 2; }
+command -v sshd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null
+
+work="$(mktemp -d)"
+cleanup() {
+    for i in 1 2; do
+        [[ -f "$work/sshd-$i.pid" ]] && kill "$(cat "$work/sshd-$i.pid")" 2>/dev/null || true
+        ip netns del "gd$i" 2>/dev/null || true
+    done
+    ip link del gdbr 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip link add gdbr type bridge && ip addr add 10.9.0.254/24 dev gdbr && ip link set gdbr up
+ssh-keygen -q -t ed25519 -N "" -f "$work/key"
+mkdir -p /run/sshd
+for i in 1 2; do
+    ip netns add "gd$i"
+    ip link add "gdv$i" type veth peer name "gdp$i"
+    ip link set "gdp$i" netns "gd$i"
+    ip link set "gdv$i" master gdbr && ip link set "gdv$i" up
+    ip netns exec "gd$i" ip addr add "10.9.0.$i/24" dev "gdp$i"
+    ip netns exec "gd$i" ip link set "gdp$i" up
+    ip netns exec "gd$i" ip link set lo up
+    ip netns exec "gd$i" unshare --uts sh -c "hostname node$i; exec /usr/sbin/sshd -o ListenAddress=10.9.0.$i \
+        -o PermitRootLogin=prohibit-password -o StrictModes=no -o AuthorizedKeysFile=$work/key.pub -o PidFile=$work/sshd-$i.pid \
+        -o SetEnv=PATH=$PATH"
+done
+for i in 1 2; do
+    ssh -i "$work/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        -o BatchMode=yes "10.9.0.$i" true || { echo "check_hostfile_netns: ssh to 10.9.0.$i failed" >&2; exit 1; }
+done
+printf '10.9.0.1 slots=1\n10.9.0.2 slots=1\n' > "$work/hosts"
+export OMPI_MCA_plm_rsh_args="-i $work/key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+net="--mca oob_tcp_if_include 10.9.0.0/24 --mca btl_tcp_if_include 10.9.0.0/24 --mca btl self,tcp"
+
+cd "$root"
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --hostfile "$work/hosts" -np 2 -x PATH $net \
+    .build/release/gpt-dist doctor | grep -E "^host:|^allreduce"
+MPIRUN_ARGS="$net" launch/hostfile.sh "$work/hosts" 2 "$config" --set "data_dir=$data" \
+    --set "out_dir=$work/out" --set gradient_accumulation_steps=2 2>&1 | tr '\r' '\n' | grep -v '^iter '
