@@ -161,18 +161,9 @@ struct Attention {
 @inline(__always)
 func causalSoftmaxRow(_ row: FloatPointer, length: Int, width: Int) {
     let n8 = length & ~7
-    var maxv = -Float.infinity
-    var i = 0
-    if n8 > 0 {
-        var mv = load8(row)
-        i = 8
-        while i < n8 { mv = pointwiseMaxFast(mv, load8(row + i)); i &+= 8 }
-        maxv = horizontalMax(mv)
-    }
-    while i < length { maxv = max(maxv, row[i]); i &+= 1 }
-    let m = Vec8(repeating: maxv)
+    let m = Vec8(repeating: rowMax(row, count: length))
     var acc = Vec8.zero
-    i = 0
+    var i = 0
     while i < n8 {
         let e = exp8(load8(row + i) - m)
         store8(e, row + i)
@@ -210,18 +201,4 @@ func softmaxBackwardRow(_ d: FloatPointer, probs p: UnsafePointer<Float>, length
     while i < n8 { store8(load8(p + i) * (load8(d + i) - dv), d + i); i &+= 8 }
     while i < length { d[i] = p[i] * (d[i] - dot); i &+= 1 }
     if length < width { (d + length).update(repeating: 0, count: width - length) }
-}
-
-/// The largest lane (`SIMD.max()` is a generic call that does not inline into the row loop).
-@inline(__always)
-func horizontalMax(_ v: Vec8) -> Float {
-    let four = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
-    let two = four.lowHalf.replacing(with: four.highHalf, where: four.highHalf .> four.lowHalf)
-    return max(two[0], two[1])
-}
-
-/// Lane-wise maximum without `pointwiseMax`'s NaN handling (which defeats vectorisation).
-@inline(__always)
-func pointwiseMaxFast(_ a: Vec8, _ b: Vec8) -> Vec8 {
-    a.replacing(with: b, where: b .> a)
 }

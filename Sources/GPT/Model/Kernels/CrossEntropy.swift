@@ -59,18 +59,10 @@ enum CrossEntropy {
     @inline(__always)
     static func logSumExp(_ row: UnsafePointer<Float>, count v: Int) -> Float {
         let v8 = v & ~7
-        var maxv = -Float.infinity
-        var i = 0
-        if v8 > 0 {
-            var mv = load8(row)
-            i = 8
-            while i < v8 { mv = pointwiseMaxFast(mv, load8(row + i)); i &+= 8 }
-            maxv = horizontalMax(mv)
-        }
-        while i < v { maxv = max(maxv, row[i]); i &+= 1 }
+        let maxv = rowMax(row, count: v)
         let m = Vec8(repeating: maxv)
         var acc = Vec8.zero
-        i = 0
+        var i = 0
         while i < v8 { acc += exp8(load8(row + i) - m); i &+= 8 }
         var sum = acc.sum()
         if i < v {

@@ -71,3 +71,33 @@ func load8(_ p: UnsafePointer<Float>) -> Vec8 {
 func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
 }
+
+/// The largest lane (`SIMD.max()` is a generic call that does not inline into the row loop).
+@inline(__always)
+func horizontalMax(_ v: Vec8) -> Float {
+    let four = v.lowHalf.replacing(with: v.highHalf, where: v.highHalf .> v.lowHalf)
+    let two = four.lowHalf.replacing(with: four.highHalf, where: four.highHalf .> four.lowHalf)
+    return max(two[0], two[1])
+}
+
+/// Lane-wise maximum without `pointwiseMax`'s NaN handling (which defeats vectorisation).
+@inline(__always)
+func pointwiseMaxFast(_ a: Vec8, _ b: Vec8) -> Vec8 {
+    a.replacing(with: b, where: b .> a)
+}
+
+/// The largest of `row[0..<count]` (-∞ when empty).
+@inline(__always)
+func rowMax(_ row: UnsafePointer<Float>, count: Int) -> Float {
+    let n8 = count & ~7
+    var maxv = -Float.infinity
+    var i = 0
+    if n8 > 0 {
+        var mv = load8(row)
+        i = 8
+        while i < n8 { mv = pointwiseMaxFast(mv, load8(row + i)); i &+= 8 }
+        maxv = horizontalMax(mv)
+    }
+    while i < count { maxv = max(maxv, row[i]); i &+= 1 }
+    return maxv
+}
