@@ -3,8 +3,9 @@ import Dispatch
 
 /// Causal multi-head self-attention on a packed `qkv` [B, T, 3C] (q, k, v side by side, heads
 /// contiguous inside each, as nanoGPT's `c_attn` output is split). Each (batch, head) pair is an
-/// independent task of two sgemms around a row softmax; tasks run in parallel with OpenBLAS held
-/// to one thread, so small products do not pay for OpenBLAS's thread hand-off.
+/// independent task of two causal products (sgemm row blocks, see `blocks`) around a row softmax;
+/// tasks run in parallel with OpenBLAS held to one thread, so small products do not pay for
+/// OpenBLAS's thread hand-off.
 struct Attention {
     let batch: Int, seq: Int, heads: Int, headSize: Int
     /// Causal row blocks per T×T product (see `defaultBlocks`).
@@ -61,6 +62,14 @@ struct Attention {
         }
     }
 
+    /// `probs` [T, T] = softmax(q kᵀ / √hs) under the causal mask, zeros above the diagonal: the
+    /// one computation behind both `forward` and `probabilities`.
+    @inline(__always)
+    private func causalProbabilities(_ probs: FloatPointer, q: UnsafePointer<Float>, k: UnsafePointer<Float>) {
+        causalScores(probs, q: q, k: k, ldq: 3 * channels, ldk: 3 * channels, alpha: scale)
+        for i in 0..<seq { causalSoftmaxRow(probs + i * seq, length: i + 1, width: seq) }
+    }
+
     /// `out[i] = alpha · Σ_{j ≤ i} w[i, j] x[j]` for a lower-triangular `w` [T, T].
     @inline(__always)
     private func causalWeightedSum(_ out: FloatPointer, ldo: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
@@ -94,8 +103,7 @@ struct Attention {
             let q = qkv + b * t * c3 + h * hs
             let k = q + c, v = q + 2 * c
             let p = probs + (b * heads + h) * t * t
-            causalScores(p, q: q, k: k, ldq: c3, ldk: c3, alpha: scale)
-            for i in 0..<t { causalSoftmaxRow(p + i * t, length: i + 1, width: t) }
+            causalProbabilities(p, q: q, k: k)
             var weights = UnsafePointer(p)
             if let dropout {
                 let d = scratch + chunk * t * t
@@ -113,8 +121,7 @@ struct Attention {
         forEachHead(threads: threads) { b, h, _ in
             let q = qkv + b * t * c3 + h * hs
             let p = probs + (b * heads + h) * t * t
-            causalScores(p, q: q, k: q + c, ldq: c3, ldk: c3, alpha: scale)
-            for i in 0..<t { causalSoftmaxRow(p + i * t, length: i + 1, width: t) }
+            causalProbabilities(p, q: q, k: q + c)
         }
     }
 

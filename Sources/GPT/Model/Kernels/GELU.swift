@@ -22,7 +22,7 @@ enum GELU {
                     v[0] = inp[i]
                     let (cdf, pdf) = normalCDFAndPDF(v)
                     out[i] = (v * cdf)[0]
-                    derivative[i] = (cdf + v * pdf)[0]
+                    derivative[i] = multiplyAdd(v, pdf, cdf)[0]
                     i &+= 1
                 }
                 return
