@@ -61,6 +61,22 @@ public protocol Communicator: AnyObject, Sendable {
     func allgather<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                          into output: UnsafeMutableBufferPointer<T>) throws
 
+    /// Reduce-scatter with per-rank block sizes (`MPI_Reduce_scatter`): `input` holds the blocks of
+    /// every rank one after another (`input.count == counts.reduce(0, +)`, `counts.count == size`);
+    /// block `r` (`counts[r]` elements starting at the sum of the counts before it) is reduced
+    /// element-wise over all ranks and the result lands in `output` (`output.count == counts[rank]`)
+    /// on rank `r`. Every rank passes the same `counts`; a count may be zero. `.average` divides
+    /// the sum by `size` like `allreduce`. `output` must not overlap `input`.
+    func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
+                                             into output: UnsafeMutableBufferPointer<T>,
+                                             counts: [Int], op: ReductionOp) throws
+
+    /// In-place allgather with per-rank block sizes (`MPI_Allgatherv` with `MPI_IN_PLACE`): `buffer`
+    /// holds every rank's block one after another (`buffer.count == counts.reduce(0, +)`,
+    /// `counts.count == size`); each rank's own block is its contribution, and afterwards every
+    /// rank's `buffer` holds all blocks. Every rank passes the same `counts`; a count may be zero.
+    func allgather<T: CollectiveElement>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws
+
     /// Ends every rank of the job at once with `code` (`MPI_Abort`); for a rank that fails on
     /// its own, where waiting for the others would hang them in their next collective.
     func abort(code: Int32) -> Never

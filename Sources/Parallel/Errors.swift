@@ -54,4 +54,52 @@ enum CollectiveChecks {
                 problem: "output has \(outputCount) elements, expected \(size) ranks x \(inputCount) input elements = \(inputCount * size)")
         }
     }
+
+    /// Checks a reduce-scatter with per-rank block sizes: one non-negative count per rank, input
+    /// of all blocks, output of this rank's block.
+    static func reduceScatter(inputCount: Int, outputCount: Int, counts: [Int], rank: Int, size: Int) throws {
+        let total = try blockTotal(counts, size: size, operation: "reduceScatter")
+        guard inputCount == total else {
+            throw CollectiveUsageError(
+                operation: "reduceScatter",
+                problem: "input has \(inputCount) elements, expected the sum of counts = \(total)")
+        }
+        guard outputCount == counts[rank] else {
+            throw CollectiveUsageError(
+                operation: "reduceScatter",
+                problem: "output has \(outputCount) elements, expected counts[\(rank)] = \(counts[rank]) (this rank's block)")
+        }
+    }
+
+    /// Checks an in-place allgather with per-rank block sizes: one non-negative count per rank,
+    /// a buffer of all blocks.
+    static func allgather(bufferCount: Int, counts: [Int], size: Int) throws {
+        let total = try blockTotal(counts, size: size, operation: "allgather")
+        guard bufferCount == total else {
+            throw CollectiveUsageError(
+                operation: "allgather",
+                problem: "buffer has \(bufferCount) elements, expected the sum of counts = \(total)")
+        }
+    }
+
+    /// The sum of per-rank block counts, after checking there is one non-negative count per rank
+    /// (and that the sum does not overflow, which would trap instead of throwing).
+    private static func blockTotal(_ counts: [Int], size: Int, operation: String) throws -> Int {
+        guard counts.count == size else {
+            throw CollectiveUsageError(operation: operation,
+                                       problem: "counts has \(counts.count) entries, expected one per rank (\(size))")
+        }
+        var total = 0
+        for (r, count) in counts.enumerated() {
+            guard count >= 0 else {
+                throw CollectiveUsageError(operation: operation, problem: "counts[\(r)] is \(count), a block cannot be negative")
+            }
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            guard !overflow else {
+                throw CollectiveUsageError(operation: operation, problem: "the sum of counts overflows Int")
+            }
+            total = sum
+        }
+        return total
+    }
 }

@@ -128,6 +128,55 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
+                                                    into output: UnsafeMutableBufferPointer<T>,
+                                                    counts: [Int], op: ReductionOp) throws {
+        try ensureRunning("MPI_Reduce_scatter")
+        try CollectiveChecks.reduceScatter(inputCount: input.count, outputCount: output.count,
+                                           counts: counts, rank: rank, size: size)
+        // Every rank passed the same counts, so an empty input returns on every rank alike.
+        guard let source = input.baseAddress else { return }
+        if fitsOneCall(counts) {
+            // This rank's output may be empty (nil base address): MPI reads no element of it then.
+            try MPIRuntime.check(MPI_Reduce_scatter(source, output.baseAddress, counts.map { Int32($0) },
+                                                    T.collectiveDatatype.mpi, op.mpi, comm),
+                                 "MPI_Reduce_scatter")
+        } else {
+            // Blocks too long for one call: reduce each rank's block to that rank, in chunks.
+            let starts = blockStarts(counts)
+            for root in 0..<size {
+                try forEachChunk(count: counts[root]) { offset, n in
+                    // Only the root receives; the others pass no receive buffer.
+                    let target = root == rank ? output.baseAddress.map { $0 + offset } : nil
+                    try MPIRuntime.check(MPI_Reduce(source + starts[root] + offset, target, n,
+                                                    T.collectiveDatatype.mpi, op.mpi, Int32(root), comm),
+                                         "MPI_Reduce")
+                }
+            }
+        }
+        if op == .average { T.divide(output, by: size) }
+    }
+
+    public func allgather<T: CollectiveElement>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
+        try ensureRunning("MPI_Allgatherv")
+        try CollectiveChecks.allgather(bufferCount: buffer.count, counts: counts, size: size)
+        // Every rank passed the same counts, so an empty buffer returns on every rank alike.
+        guard let base = buffer.baseAddress else { return }
+        let starts = blockStarts(counts)
+        if fitsOneCall(counts) {
+            let type = T.collectiveDatatype.mpi
+            // With MPI_IN_PLACE the send count and type are ignored; the own block is read from `base`.
+            try MPIRuntime.check(MPI_Allgatherv(UnsafeRawPointer(cmpi_in_place()), 0, type, base,
+                                                counts.map { Int32($0) }, starts.map { Int32($0) }, type, comm),
+                                 "MPI_Allgatherv")
+        } else {
+            // Blocks too long for one call: each rank broadcasts its block, in chunks.
+            for root in 0..<size {
+                try broadcast(UnsafeMutableBufferPointer(start: base + starts[root], count: counts[root]), root: root)
+            }
+        }
+    }
+
     public func abort(code: Int32) -> Never {
         MPI_Abort(comm, code)
         exit(code)
@@ -138,6 +187,23 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         if MPIRuntime.isFinalized {
             throw MPIError(operation: operation, code: -1, message: "MPI was already finalized in this process")
         }
+    }
+
+    /// True when per-rank blocks go in one `MPI_Reduce_scatter`/`MPI_Allgatherv`: every count within
+    /// `maxElementsPerCall`, and their sum a C int (Open MPI adds the counts up in an int, so this
+    /// also keeps every displacement one).
+    private func fitsOneCall(_ counts: [Int]) -> Bool {
+        counts.allSatisfy { $0 <= maxElementsPerCall } && counts.reduce(0, +) <= Int(Int32.max)
+    }
+
+    /// Where each rank's block starts: the prefix sums of `counts` (MPI's displacements).
+    private func blockStarts(_ counts: [Int]) -> [Int] {
+        var starts: [Int] = [], next = 0
+        for count in counts {
+            starts.append(next)
+            next += count
+        }
+        return starts
     }
 
     /// Calls `body` for consecutive pieces of at most `maxElementsPerCall` elements.
