@@ -113,6 +113,46 @@ func runChecks(_ comm: any Communicator, _ report: Report, prefix: String, n: In
     }
 }
 
+/// Reduce-scatter and in-place allgather with per-rank block sizes `counts` (the same on every
+/// rank, unequal on purpose). A rank with an empty block passes a nil base address, as an empty
+/// slice of a shard may.
+func runBlockChecks(_ comm: any Communicator, _ report: Report, prefix: String, counts: [Int]) {
+    let r = comm.rank, s = comm.size
+    let starts = counts.indices.map { counts[..<$0].reduce(0, +) }
+    let total = counts.reduce(0, +)
+
+    /// Runs `body` on `array`, or on a nil-based empty buffer when `array` is empty.
+    func withBuffer<T, R>(_ array: inout [T], _ body: (UnsafeMutableBufferPointer<T>) throws -> R) rethrows -> R {
+        if array.isEmpty { return try body(UnsafeMutableBufferPointer(start: nil, count: 0)) }
+        return try array.withUnsafeMutableBufferPointer { try body($0) }
+    }
+
+    report.check(prefix + "reduce_scatter_v_sum") { () -> (got: [Float], expected: [Float]) in
+        // Element g of the whole input on rank r holds 1000r + g; rank r receives its block summed over ranks.
+        let input = (0..<total).map { Float(1000 * r + $0) }
+        var output = [Float](repeating: -1, count: counts[r])
+        try input.withUnsafeBufferPointer { inBuffer in
+            try withBuffer(&output) { try comm.reduceScatter(inBuffer, into: $0, counts: counts, op: .sum) }
+        }
+        return (output, (0..<counts[r]).map { Float(1000 * s * (s - 1) / 2 + s * (starts[r] + $0)) })
+    }
+    report.check(prefix + "reduce_scatter_v_average") { () -> (got: [Double], expected: [Double]) in
+        let input = (0..<total).map { Double(1000 * r + $0) }
+        var output = [Double](repeating: -1, count: counts[r])
+        try input.withUnsafeBufferPointer { inBuffer in
+            try withBuffer(&output) { try comm.reduceScatter(inBuffer, into: $0, counts: counts, op: .average) }
+        }
+        return (output, averaged((0..<counts[r]).map { Double(1000 * s * (s - 1) / 2 + s * (starts[r] + $0)) }, size: s))
+    }
+    report.check(prefix + "allgather_v_in_place") { () -> (got: [Float], expected: [Float]) in
+        // Only the own block holds data (100r + j); the rest is filler that must be overwritten.
+        var buffer = [Float](repeating: -1, count: total)
+        for j in 0..<counts[r] { buffer[starts[r] + j] = Float(100 * r + j) }
+        try withBuffer(&buffer) { try comm.allgather(inPlace: $0, counts: counts) }
+        return (buffer, (0..<s).flatMap { q in (0..<counts[q]).map { Float(100 * q + $0) } })
+    }
+}
+
 func runTypedChecks(_ comm: any Communicator, _ report: Report) {
     let r = comm.rank, s = comm.size
     report.check("allreduce_sum_double") { () -> (got: [Double], expected: [Double]) in
@@ -170,19 +210,45 @@ func runTypedChecks(_ comm: any Communicator, _ report: Report) {
     }
 }
 
-/// A reduce-scatter with the wrong input count must throw the usage error on every rank.
-func runUsageCheck(_ comm: any Communicator, _ report: Report) {
-    do {
-        let input = [Float](repeating: 1, count: comm.size * 2 + 1)
+/// Collectives with wrong counts must throw the usage error on every rank (before any MPI call,
+/// so no rank is left waiting).
+func runUsageChecks(_ comm: any Communicator, _ report: Report) {
+    let s = comm.size
+    expectUsageError("usage_error", report) {
+        let input = [Float](repeating: 1, count: s * 2 + 1)
         var output = [Float](repeating: 0, count: 2)
         try input.withUnsafeBufferPointer { inBuffer in
             try output.withUnsafeMutableBufferPointer { try comm.reduceScatter(inBuffer, into: $0, op: .sum) }
         }
-        report.line("usage_error", ok: false, "error=none")
+    }
+    expectUsageError("usage_error_reduce_scatter_v", report) {
+        // One count too many.
+        let input = [Float](repeating: 1, count: s + 1)
+        var output: [Float] = [0]
+        try input.withUnsafeBufferPointer { inBuffer in
+            try output.withUnsafeMutableBufferPointer {
+                try comm.reduceScatter(inBuffer, into: $0, counts: [Int](repeating: 1, count: s + 1), op: .sum)
+            }
+        }
+    }
+    expectUsageError("usage_error_allgather_v", report) {
+        // One count per rank, but rank 0's is negative.
+        var buffer = [Float](repeating: 1, count: s)
+        try buffer.withUnsafeMutableBufferPointer {
+            try comm.allgather(inPlace: $0, counts: [-1] + [Int](repeating: 1, count: s - 1))
+        }
+    }
+}
+
+/// Reports `name` as passed when `body` throws `CollectiveUsageError`.
+func expectUsageError(_ name: String, _ report: Report, _ body: () throws -> Void) {
+    do {
+        try body()
+        report.line(name, ok: false, "error=none")
     } catch let error as CollectiveUsageError {
-        report.line("usage_error", ok: true, "type=CollectiveUsageError error=\(error)")
+        report.line(name, ok: true, "type=CollectiveUsageError error=\(error)")
     } catch {
-        report.line("usage_error", ok: false, "type=\(type(of: error)) error=\(error)")
+        report.line(name, ok: false, "type=\(type(of: error)) error=\(error)")
     }
 }
 
@@ -228,12 +294,17 @@ func main() -> Int32 {
             report.line("barrier", ok: false, "error=\(error)")
         }
         runChecks(comm, report, prefix: "", n: 8)
+        // Unequal blocks (2, 3, 4, ... elements), then with rank 0's block empty.
+        runBlockChecks(comm, report, prefix: "", counts: (0..<comm.size).map { $0 + 2 })
+        runBlockChecks(comm, report, prefix: "empty_block_", counts: (0..<comm.size).map { $0 == 0 ? 0 : $0 + 2 })
         runTypedChecks(comm, report)
-        runUsageCheck(comm, report)
+        runUsageChecks(comm, report)
         // The same collectives on buffers split into several MPI calls of at most 4 elements.
         if let mpi = comm as? MPICommunicator {
             mpi.maxElementsPerCall = 4
             runChecks(comm, report, prefix: "chunked_", n: 11)
+            // Blocks of 5, 9, 13, ... elements: every block is longer than one call.
+            runBlockChecks(comm, report, prefix: "chunked_", counts: (0..<comm.size).map { 4 * $0 + 5 })
             mpi.maxElementsPerCall = Int(Int32.max)
         }
     }
