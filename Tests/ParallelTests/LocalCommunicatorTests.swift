@@ -114,6 +114,91 @@ final class LocalCommunicatorTests: XCTestCase {
             XCTAssertEqual("\(error)", "allgather: output has 3 elements, expected 1 ranks x 2 input elements = 2")
         }
     }
+
+    // MARK: Per-rank block sizes
+
+    func testReduceScatterWithCountsCopiesTheOneBlock() throws {
+        let input: [Float] = [1.5, -2, 3]
+        var output: [Float] = [0, 0, 0]
+        for op in ReductionOp.allCases {
+            output = [0, 0, 0]
+            try input.withUnsafeBufferPointer { inBuffer in
+                try output.withUnsafeMutableBufferPointer { try comm.reduceScatter(inBuffer, into: $0, counts: [3], op: op) }
+            }
+            XCTAssertEqual(output, [1.5, -2, 3], "\(op)")
+        }
+        // An empty block, nil base addresses included.
+        try comm.reduceScatter(UnsafeBufferPointer<Double>(start: nil, count: 0),
+                               into: UnsafeMutableBufferPointer(start: nil, count: 0), counts: [0], op: .average)
+    }
+
+    func testAllgatherInPlaceWithCountsLeavesTheOneBlock() throws {
+        var x: [Int64] = [4, 5, 6]
+        try x.withUnsafeMutableBufferPointer { try comm.allgather(inPlace: $0, counts: [3]) }
+        XCTAssertEqual(x, [4, 5, 6])
+        try comm.allgather(inPlace: UnsafeMutableBufferPointer<Float>(start: nil, count: 0), counts: [0])
+    }
+
+    /// Runs a reduce-scatter with counts over fresh buffers and returns its error text.
+    private func reduceScatterError(input: Int, output: Int, counts: [Int]) -> String? {
+        let inArray = [Float](repeating: 1, count: input)
+        var outArray = [Float](repeating: 0, count: output)
+        do {
+            try inArray.withUnsafeBufferPointer { inBuffer in
+                try outArray.withUnsafeMutableBufferPointer { try comm.reduceScatter(inBuffer, into: $0, counts: counts, op: .sum) }
+            }
+            return nil
+        } catch let error as CollectiveUsageError {
+            XCTAssertEqual(outArray, [Float](repeating: 0, count: output), "output untouched")
+            return error.description
+        } catch {
+            return "unexpected \(type(of: error)): \(error)"
+        }
+    }
+
+    func testReduceScatterWithWrongCountsThrowsUsageErrors() {
+        XCTAssertEqual(reduceScatterError(input: 2, output: 1, counts: [1, 1]),
+                       "reduceScatter: counts has 2 entries, expected one per rank (1)")
+        XCTAssertEqual(reduceScatterError(input: 2, output: 1, counts: []),
+                       "reduceScatter: counts has 0 entries, expected one per rank (1)")
+        XCTAssertEqual(reduceScatterError(input: 0, output: 0, counts: [-2]),
+                       "reduceScatter: counts[0] is -2, a block cannot be negative")
+        XCTAssertEqual(reduceScatterError(input: 3, output: 2, counts: [2]),
+                       "reduceScatter: input has 3 elements, expected the sum of counts = 2")
+        XCTAssertEqual(reduceScatterError(input: 2, output: 3, counts: [2]),
+                       "reduceScatter: output has 3 elements, expected counts[0] = 2 (this rank's block)")
+    }
+
+    func testAllgatherInPlaceWithWrongCountsThrowsUsageErrors() {
+        func error(buffer: Int, counts: [Int]) -> String? {
+            var x = [Double](repeating: 7, count: buffer)
+            do {
+                try x.withUnsafeMutableBufferPointer { try comm.allgather(inPlace: $0, counts: counts) }
+                return nil
+            } catch {
+                XCTAssertTrue(error is CollectiveUsageError, "\(type(of: error))")
+                XCTAssertEqual((error as? LocalizedError)?.errorDescription, "\(error)")
+                return "\(error)"
+            }
+        }
+        XCTAssertEqual(error(buffer: 2, counts: [1, 1]), "allgather: counts has 2 entries, expected one per rank (1)")
+        XCTAssertEqual(error(buffer: 1, counts: [-1]), "allgather: counts[0] is -1, a block cannot be negative")
+        XCTAssertEqual(error(buffer: 3, counts: [2]), "allgather: buffer has 3 elements, expected the sum of counts = 2")
+        XCTAssertEqual(error(buffer: 2, counts: [2]), nil)
+    }
+
+    func testCountSumOverflowIsAUsageErrorNotATrap() {
+        XCTAssertThrowsError(try CollectiveChecks.allgather(bufferCount: 0, counts: [Int.max, 1], size: 2)) { error in
+            XCTAssertEqual("\(error)", "allgather: the sum of counts overflows Int")
+        }
+        XCTAssertThrowsError(try CollectiveChecks.reduceScatter(inputCount: 0, outputCount: 0, counts: [1, Int.max],
+                                                                 rank: 1, size: 2)) { error in
+            XCTAssertEqual("\(error)", "reduceScatter: the sum of counts overflows Int")
+        }
+        // Per-rank blocks on several ranks: rank 1's block is counts[1].
+        XCTAssertNoThrow(try CollectiveChecks.reduceScatter(inputCount: 9, outputCount: 3, counts: [2, 3, 4], rank: 1, size: 3))
+        XCTAssertThrowsError(try CollectiveChecks.reduceScatter(inputCount: 9, outputCount: 2, counts: [2, 3, 4], rank: 1, size: 3))
+    }
 }
 
 /// The pieces that decide how an average is formed and which datatype carries an element.
