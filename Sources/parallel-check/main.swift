@@ -8,6 +8,11 @@
 //
 //     rank=0 size=2 check=mpi_error ok=1 type=MPIError error=MPI_Bcast failed: ...
 //
+// `--output-directory DIR` writes each rank's lines to DIR/rank-R.txt instead of stdout: mpirun
+// forwards a rank's stdout in reads of up to 4 KiB, so once a rank has more than that pending a
+// line can be cut in two with another rank's output in between; tests that parse every line of
+// every rank read the files.
+//
 // Exits 1 if any check on this rank failed. Run it alone (one rank, no MPI) or under mpirun/srun.
 import Foundation
 import Parallel
@@ -15,14 +20,19 @@ import Parallel
 /// Prints one result line per check and counts the failures.
 final class Report {
     let comm: any Communicator
+    /// Where the lines go: stdout, or this rank's file.
+    let output: UnsafeMutablePointer<FILE>
     private(set) var failures = 0
 
-    init(_ comm: any Communicator) { self.comm = comm }
+    init(_ comm: any Communicator, output: UnsafeMutablePointer<FILE>) {
+        self.comm = comm
+        self.output = output
+    }
 
     func line(_ check: String, ok: Bool, _ fields: String) {
         if !ok { failures += 1 }
-        print("rank=\(comm.rank) size=\(comm.size) check=\(check) ok=\(ok ? 1 : 0) \(fields)")
-        fflush(stdout)
+        fputs("rank=\(comm.rank) size=\(comm.size) check=\(check) ok=\(ok ? 1 : 0) \(fields)\n", output)
+        fflush(output)
     }
 
     /// Runs `body`, which returns what it got and what it expected; a thrown error fails the check.
@@ -266,11 +276,19 @@ func triggerError(_ comm: any Communicator, _ report: Report) {
 }
 
 func main() -> Int32 {
-    let arguments = Array(CommandLine.arguments.dropFirst())
-    let known: Set = ["--trigger-error"]
-    if let unknown = arguments.first(where: { !known.contains($0) }) {
-        FileHandle.standardError.write("parallel-check: unknown argument \(unknown) (known: --trigger-error)\n".data(using: .utf8)!)
-        return 2
+    var arguments = CommandLine.arguments.dropFirst()
+    var triggersError = false
+    var outputDirectory: String?
+    while let argument = arguments.popFirst() {
+        switch argument {
+        case "--trigger-error":
+            triggersError = true
+        case "--output-directory" where !arguments.isEmpty:
+            outputDirectory = arguments.popFirst()
+        default:
+            FileHandle.standardError.write("parallel-check: unknown or incomplete argument \(argument) (known: --trigger-error, --output-directory DIR)\n".data(using: .utf8)!)
+            return 2
+        }
     }
     let comm: any Communicator
     do {
@@ -279,12 +297,22 @@ func main() -> Int32 {
         FileHandle.standardError.write("parallel-check: \(error)\n".data(using: .utf8)!)
         return 1
     }
-    let report = Report(comm)
+    var output: UnsafeMutablePointer<FILE> = stdout
+    if let directory = outputDirectory {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent("rank-\(comm.rank).txt").path
+        guard let file = fopen(path, "w") else {
+            FileHandle.standardError.write("parallel-check: \(path): cannot create (errno \(errno))\n".data(using: .utf8)!)
+            comm.abort(code: 1)  // the other ranks would wait for this one in their next collective
+        }
+        output = file
+    }
+    defer { if output != stdout { fclose(output) } }
+    let report = Report(comm, output: output)
     let launch = LaunchEnvironment.detect()
     report.line("world", ok: comm.usesMPI == launch.isLaunchedInParallel && (launch.size ?? comm.size) == comm.size,
                 "value=\(comm.rank),\(comm.size),\(comm.localRank),\(comm.localSize) mpi=\(comm.usesMPI ? 1 : 0) launcher=\(launch.launcher.rawValue)")
 
-    if arguments.contains("--trigger-error") {
+    if triggersError {
         triggerError(comm, report)
     } else {
         do {

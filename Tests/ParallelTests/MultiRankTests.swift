@@ -14,22 +14,40 @@ final class MultiRankTests: XCTestCase {
         "allreduce_sum_uint64", "allreduce_max_uint64", "allreduce_scalar", "usage_error",
         "chunked_broadcast", "chunked_allreduce_sum", "chunked_allreduce_average", "chunked_allreduce_max",
         "chunked_reduce_scatter_sum", "chunked_allgather", "chunked_iallreduce_sum", "chunked_iallreduce_average",
-    ]
+        "usage_error_reduce_scatter_v", "usage_error_allgather_v",
+    ] + ["", "empty_block_", "chunked_"].flatMap { prefix in
+        ["reduce_scatter_v_sum", "reduce_scatter_v_average", "allgather_v_in_place"].map { prefix + $0 }
+    }
+
+    /// The per-rank block sizes parallel-check uses for each prefix of the `_v` checks.
+    static func blockCounts(prefix: String, size s: Int) -> [Int] {
+        switch prefix {
+        case "empty_block_": return (0..<s).map { $0 == 0 ? 0 : $0 + 2 }
+        case "chunked_": return (0..<s).map { 4 * $0 + 5 }  // all longer than the 4 elements per call
+        default: return (0..<s).map { $0 + 2 }
+        }
+    }
 
     func testParallelCheckOnTwoRanks() throws { try runParallelCheck(np: 2) }
     func testParallelCheckOnThreeRanks() throws { try runParallelCheck(np: 3) }
 
     private func runParallelCheck(np s: Int) throws {
-        let result = try mpirun(np: s, "parallel-check", [])
+        // Per-rank files: mpirun may cut a rank's stdout mid-line once it has more than 4 KiB pending.
+        let directory = try makeTemporaryDirectory("parallel-check")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try mpirun(np: s, "parallel-check", ["--output-directory", directory.path])
         XCTAssertEqual(result.status, 0, result.output)
-        let lines = CheckLine.parse(result.stdout)
-        XCTAssertEqual(Set(lines.keys), Set(0..<s), result.output)
+        let text = try (0..<s).map {
+            try String(contentsOf: directory.appendingPathComponent("rank-\($0).txt"), encoding: .utf8)
+        }.joined()
+        let lines = CheckLine.parse(text)
+        XCTAssertEqual(Set(lines.keys), Set(0..<s), text + result.output)
 
         let triangle = Double(s * (s + 1) / 2)
         for r in 0..<s {
             guard let rank = lines[r] else { continue }
             for name in Self.checks {
-                guard let line = rank[name] else { XCTFail("rank \(r) did not report \(name)\n\(result.output)"); continue }
+                guard let line = rank[name] else { XCTFail("rank \(r) did not report \(name)\n\(text)\(result.output)"); continue }
                 XCTAssertTrue(line.ok, "rank \(r) \(name) failed: \(line.fields)")
                 XCTAssertEqual(line.size, s)
             }
@@ -57,6 +75,21 @@ final class MultiRankTests: XCTestCase {
                 XCTAssertEqual(rank[prefix + "allgather"]?.values,
                                (0..<s).flatMap { q in counting.map { Double(q * 100) + $0 } })
             }
+            for prefix in ["", "empty_block_", "chunked_"] {
+                let counts = Self.blockCounts(prefix: prefix, size: s)
+                let start = counts[..<r].reduce(0, +)
+                // Element g of the whole input holds 1000*rank + g: rank r's block summed over ranks.
+                let sums = (start..<(start + counts[r])).map { Double(1000 * s * (s - 1) / 2 + s * $0) }
+                XCTAssertEqual(rank[prefix + "reduce_scatter_v_sum"]?.values, sums, prefix)
+                XCTAssertEqual(rank[prefix + "reduce_scatter_v_average"]?.values, sums.map { $0 / Double(s) }, prefix)
+                // Rank q's block holds 100q + j; afterwards every rank holds all blocks in rank order.
+                XCTAssertEqual(rank[prefix + "allgather_v_in_place"]?.values,
+                               (0..<s).flatMap { q in (0..<counts[q]).map { Double(100 * q + $0) } }, prefix)
+            }
+            XCTAssertEqual(rank["usage_error_reduce_scatter_v"]?.fields["error"],
+                           "reduceScatter: counts has \(s + 1) entries, expected one per rank (\(s))")
+            XCTAssertEqual(rank["usage_error_allgather_v"]?.fields["error"],
+                           "allgather: counts[0] is -1, a block cannot be negative")
             XCTAssertEqual(rank["allreduce_min"]?.values, (0..<8).map { -Double($0) })
             XCTAssertEqual(rank["allreduce_sum_double"]?.values, [Double(s * (s - 1)) / 2 + 0.5 * Double(s), Double((s - 1) * s * (2 * s - 1) / 6)])
             XCTAssertEqual(rank["allreduce_max_int32"]?.values, [Double(s), 0])
@@ -159,5 +192,8 @@ final class MultiRankTests: XCTestCase {
         XCTAssertEqual(lines[0]?["world"]?.fields["mpi"], "0")
         XCTAssertEqual(lines[0]?.values.allSatisfy(\.ok), true, result.output)
         XCTAssertEqual(lines[0]?["allgather"]?.values, (0..<8).map(Double.init))
+        XCTAssertEqual(lines[0]?["reduce_scatter_v_sum"]?.values, [0, 1])
+        XCTAssertEqual(lines[0]?["allgather_v_in_place"]?.values, [0, 1])
+        XCTAssertEqual(lines[0]?["empty_block_reduce_scatter_v_sum"]?.values, [])
     }
 }
