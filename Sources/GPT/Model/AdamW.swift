@@ -74,9 +74,16 @@ public final class AdamW {
     /// `learningRate`, exactly as `torch.optim.AdamW`'s single-tensor update.
     /// `gradientScale` multiplies every gradient as it is read (the clipping coefficient, so
     /// clipping costs no pass of its own).
+    ///
+    /// With `range`, only the parameters and moments at those indices of the flat buffer are
+    /// updated, and `gradients` holds just their gradients (`gradients[j]` belongs to index
+    /// `range.lowerBound + j`): the share of a rank in a sharded step. The step count advances
+    /// either way, so every shard applies the same bias correction.
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
-                     learningRate: Float, gradientScale: Float = 1) {
-        precondition(parameters.count == layout.count && gradients.count == layout.count)
+                     learningRate: Float, gradientScale: Float = 1, range: Range<Int>? = nil) {
+        let range = range ?? 0..<layout.count
+        precondition(parameters.count == layout.count && range.lowerBound >= 0 && range.upperBound <= layout.count
+                     && gradients.count == range.count)
         stepCount += 1
         let t = Double(stepCount)
         let b1 = Double(beta1), b2 = Double(beta2)
@@ -92,7 +99,9 @@ public final class AdamW {
         // One parallel region over the whole buffer; each chunk walks the groups it overlaps.
         let decayed = 1 - learningRate * weightDecay
         let groups = self.groups
-        splitter.run(layout.count, costPerItem: 1) { chunk, _ in
+        let first = range.lowerBound
+        splitter.run(range.count, costPerItem: 1) { offsets, _ in
+            let chunk = (first + offsets.lowerBound)..<(first + offsets.upperBound)
             let decayV = Vec8(repeating: decayed), w1 = Vec8(repeating: oneMinusBeta1)
             let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
             let c2 = Vec8(repeating: inverseCorrection2Sqrt), epsV = Vec8(repeating: eps)
@@ -104,8 +113,12 @@ public final class AdamW {
                 if start >= end { continue }
                 let decay: Float = group.decays ? decayed : 1
                 let dv = group.decays ? decayV : one
-                var i = start
-                while i &+ 8 <= end {
+                // Pointers to the group's first element in this chunk (the gradients of a shard
+                // start at the shard's first index).
+                let p = p + start, mm = mm + start, vv = vv + start, g = g + (start - first)
+                let n = end - start
+                var i = 0
+                while i &+ 8 <= n {
                     let gi = load8(g + i) * scaleV
                     let mi = load8(mm + i)
                     // exp_avg.lerp_(grad, 1 - beta1); exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)
@@ -117,7 +130,7 @@ public final class AdamW {
                     store8(load8(p + i) * dv - stepV * (m1 / denom), p + i)
                     i &+= 8
                 }
-                while i < end {
+                while i < n {
                     let gi = g[i] * gradientScale
                     let m1 = mm[i] + oneMinusBeta1 * (gi - mm[i])
                     let v1 = vv[i] * beta2 + oneMinusBeta2 * (gi * gi)
@@ -152,8 +165,14 @@ public final class AdamW {
 public enum GradientClipping {
     /// The L2 norm of every gradient together (accumulated in Double).
     public static func globalNorm(_ gradients: UnsafeBufferPointer<Float>, threads: Int = 1) -> Float {
+        Float(sumOfSquares(gradients, threads: threads).squareRoot())
+    }
+
+    /// The sum of the squared gradients, accumulated in Double: the global norm's square, or one
+    /// rank's part of it in a sharded step.
+    public static func sumOfSquares(_ gradients: UnsafeBufferPointer<Float>, threads: Int = 1) -> Double {
+        guard let g = gradients.baseAddress else { return 0 }
         let splitter = WorkSplitter(threads: threads, grain: 65_536)
-        let g = gradients.baseAddress!
         // Per-thread sums on the stack: a training step allocates nothing.
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: splitter.threads) { out in
             out.initialize(repeating: 0)
@@ -170,7 +189,7 @@ public enum GradientClipping {
                 }
                 out[chunk] = total
             }
-            return Float(out.reduce(0, +).squareRoot())
+            return out.reduce(0, +)
         }
     }
 

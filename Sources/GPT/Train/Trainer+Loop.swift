@@ -83,13 +83,16 @@ extension Trainer {
             profile.add(.compute, since: &clock)
         }
         var scalars = [lossSum, StopRequest.isRequested ? 1 : 0]
-        if worldSize > 1 {
-            try communicator.allreduce(model.gradients, op: .sum)
-            try communicator.allreduce(&scalars, op: .sum)
+        if let sharded {
+            let norm = try sharded.sumGradients(of: model, communicator: communicator, scalars: &scalars)
+            profile.add(.allreduce, since: &clock)
+            try sharded.update(model, optimizer: optimizer, communicator: communicator, learningRate: Float(lr),
+                               gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: Float(config.grad_clip)))
+            profile.add(.optimizer, since: &clock)
+        } else {
+            optimizer.step(model: model, learningRate: Float(lr), maxGradNorm: Float(config.grad_clip))
+            profile.add(.optimizer, since: &clock)
         }
-        profile.add(.allreduce, since: &clock)
-        optimizer.step(model: model, learningRate: Float(lr), maxGradNorm: Float(config.grad_clip))
-        profile.add(.optimizer, since: &clock)
         return (scalars[0] / Double(config.gradient_accumulation_steps), scalars[1] > 0)
     }
 
@@ -153,6 +156,7 @@ extension Trainer {
         defer { profile.add(.checkpoint, since: &clock) }
         var status: [Int32] = [1]
         var failure: Error?
+        try sharded?.gatherMoments(of: optimizer, communicator: communicator)
         if rank == 0 {
             do {
                 state.worldSize = worldSize

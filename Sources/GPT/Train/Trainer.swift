@@ -35,6 +35,8 @@ public final class Trainer {
     let batches: BatchSource
     public let model: GPTModel
     public let optimizer: AdamW
+    /// The update split between ranks (nil on one rank).
+    let sharded: ShardedUpdate?
     public internal(set) var state: TrainingState
     let schedule: LRSchedule
     let batchLayout: BatchLayout
@@ -105,6 +107,7 @@ public final class Trainer {
         model = try GPTModel(config: modelConfig, seed: UInt64(config.seed), threads: threads)
         optimizer = AdamW(model: model, beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
                           weightDecay: Float(config.weight_decay))
+        sharded = size > 1 ? ShardedUpdate(count: model.layout.count, ranks: size, rank: communicator.rank) : nil
         schedule = LRSchedule(config)
         batchLayout = BatchLayout(worldSize: size, microStepsPerRank: config.gradient_accumulation_steps / size,
                                   batchSize: config.batch_size)
