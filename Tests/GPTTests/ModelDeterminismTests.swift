@@ -42,6 +42,24 @@ final class ModelDeterminismTests: XCTestCase {
         XCTAssertLessThan(first.losses.last!, first.losses.first!, "training lowers the loss")
     }
 
+    /// Without gradients (eval) the forward pass skips GELU's derivative and takes erf from the
+    /// cheaper rational form: the same loss and logits to float rounding.
+    func testForwardWithoutGradientsGivesTheSameLossAndLogits() throws {
+        let model = try makeTinyModel()
+        let inputs = randomTokens(12, vocab: 11, seed: 3), targets = randomTokens(12, vocab: 11, seed: 4)
+        let with = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        let logits = Array(model.logits)
+        model.gradientsEnabled = false
+        let without = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        XCTAssertEqual(without, with, accuracy: abs(with) * 1e-6)
+        let largest = logits.map(abs).max()!
+        for (a, b) in zip(model.logits, logits) { XCTAssertEqual(a, b, accuracy: largest * 1e-6) }
+        XCTAssertFalse(model.backwardReady)
+        model.gradientsEnabled = true
+        _ = try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
+        XCTAssertTrue(model.backwardReady)
+    }
+
     func testDropoutIsActiveOnlyInTrainingMode() throws {
         let model = try makeTinyModel(dropout: 0.3)
         let inputs = randomTokens(12, vocab: 11, seed: 8), targets = randomTokens(12, vocab: 11, seed: 9)

@@ -5,7 +5,7 @@ extension GPTModel {
     /// `backward()`; pass that factor as `lossScale` (e.g. `1 / Float(accumulationSteps)`).
     /// Requires a forward pass with targets since the last `backward`; overwrites `logits`.
     public func backward(lossScale: Float = 1) {
-        precondition(backwardReady, "backward() needs a forward pass with targets before it")
+        precondition(backwardReady, "backward() needs a forward pass with targets (and gradientsEnabled) before it")
         backwardReady = false
         let scale: Float = countedTargets > 0 ? lossScale / Float(countedTargets) : 0
         let count = layout.count

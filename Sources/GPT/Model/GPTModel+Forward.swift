@@ -77,7 +77,7 @@ extension GPTModel {
             s.activations.tokens.update(from: inputs.baseAddress! + first, count: n)
             if let targets { s.activations.targets.update(from: targets.baseAddress! + first, count: n) }
         }
-        backwardReady = targets != nil
+        backwardReady = targets != nil && gradientsEnabled
         dropoutActive = dropoutProbability > 0
         if dropoutActive { stepKey = dropoutGenerator.next() }
 

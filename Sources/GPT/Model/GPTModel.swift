@@ -31,6 +31,9 @@ public final class GPTModel {
     public let threads: Int
     /// Training mode applies dropout; evaluation mode (false) does not.
     public var isTraining = true
+    /// Whether a forward pass with targets keeps what `backward` needs (`torch.set_grad_enabled`).
+    /// Off, forward skips that work (GELU's derivative) and `backward` is not allowed.
+    public var gradientsEnabled = true
     /// Whether batches of several sequences are split across threads (see the type's notes);
     /// false runs every batch kernel by kernel on all threads.
     public var splitsBatchAcrossThreads = true

@@ -33,6 +33,8 @@ public struct SplitEvaluation: Sendable, Equatable {
         let share = EvalWindows.share(of: count, rank: rank, worldSize: size)
         let rows = max(1, batchSize)
         model.isTraining = false
+        model.gradientsEnabled = false
+        defer { model.gradientsEnabled = true }
         model.reserve(batchSize: rows, sequenceLength: t)
         var inputs = [Int32](repeating: 0, count: rows * t), targets = inputs
         var totals = [0.0]  // sum of per-token losses

@@ -129,7 +129,11 @@ extension Trainer {
     func estimateLoss(split: DataSplit, iteration: Int) throws -> Double {
         let b = config.batch_size, t = config.block_size
         model.isTraining = false
-        defer { model.isTraining = true }
+        model.gradientsEnabled = false  // nanoGPT's @torch.no_grad()
+        defer {
+            model.isTraining = true
+            model.gradientsEnabled = true
+        }
         var losses = [Double](repeating: 0, count: config.eval_iters)
         for k in stride(from: rank, to: config.eval_iters, by: worldSize) {
             try batches.randomBatch(split: split, purpose: .evaluation, seed: UInt64(config.seed),
