@@ -147,7 +147,7 @@ public final class Trainer {
             return value
         }
         try communicator.barrier()
-        var peak = PeakFlops.measure(seconds: 0.15)
+        var peak = PeakFlops.measure(seconds: 0.05)
         if worldSize > 1 { peak = try communicator.allreduce(peak, op: .sum) }
         return peak
     }
