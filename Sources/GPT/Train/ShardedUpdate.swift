@@ -8,8 +8,8 @@ import Parallel
 /// It moves about the bytes of an allreduce (a ring allreduce is a reduce-scatter followed by
 /// an allgather), but each rank's AdamW reads and writes 1/N of the parameters and moments
 /// instead of all of them: on 2 ranks here the communication plus update of a shakespeare_char
-/// step went from 2.7 to 2.1 ms. The result is the single-rank update element for element; only the norm's
-/// sum of squares is added up in another order (shares in Double, then over ranks).
+/// step went from 2.7 to 2.1 ms. The result is the single-rank update element for element; only
+/// the norm's sum of squares is added up in another order (shares in Double, then over ranks).
 ///
 /// Between steps a rank's AdamW moments are current on its own share only: `gatherMoments`
 /// makes them whole (before a checkpoint is written).
