@@ -60,6 +60,32 @@ func erf8(_ input: Vec8) -> Vec8 {
     return p / q
 }
 
+/// Sixteen lanes: two registers whose operations interleave, for kernels whose single-vector
+/// dependency chain is longer than the core can overlap (GELU).
+typealias Vec16 = SIMD16<Float>
+
+/// `a * b + c` on sixteen lanes (see the eight-lane version).
+@inline(__always)
+func multiplyAdd(_ a: Vec16, _ b: Vec16, _ c: Vec16) -> Vec16 {
+    #if GPT_DIST_HASWELL
+    return c.addingProduct(a, b)
+    #else
+    return a * b + c
+    #endif
+}
+
+/// Loads sixteen floats (no alignment required).
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+}
+
+/// Stores sixteen floats (no alignment required).
+@inline(__always)
+func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
+}
+
 /// Loads eight floats (no alignment required).
 @inline(__always)
 func load8(_ p: UnsafePointer<Float>) -> Vec8 {
