@@ -5,7 +5,7 @@ typealias Vec8 = SIMD8<Float>
 /// `a * b + c`: one fused instruction where the build targets FMA (release builds on x86-64,
 /// see Package.swift), a multiply and an add elsewhere (a lane-wise `fmaf` call would be slow).
 @inline(__always)
-func multiplyAdd(_ a: Vec8, _ b: Vec8, _ c: Vec8) -> Vec8 {
+func multiplyAdd<V: SIMD>(_ a: V, _ b: V, _ c: V) -> V where V.Scalar == Float {
     #if GPT_DIST_HASWELL
     return c.addingProduct(a, b)
     #else
@@ -64,39 +64,22 @@ func erf8(_ input: Vec8) -> Vec8 {
 /// dependency chain is longer than the core can overlap (GELU).
 typealias Vec16 = SIMD16<Float>
 
-/// `a * b + c` on sixteen lanes (see the eight-lane version).
+/// Loads `V.scalarCount` floats (no alignment required).
 @inline(__always)
-func multiplyAdd(_ a: Vec16, _ b: Vec16, _ c: Vec16) -> Vec16 {
-    #if GPT_DIST_HASWELL
-    return c.addingProduct(a, b)
-    #else
-    return a * b + c
-    #endif
+func loadVector<V: SIMD>(_ p: UnsafePointer<Float>) -> V where V.Scalar == Float {
+    UnsafeRawPointer(p).loadUnaligned(as: V.self)
 }
 
-/// Loads sixteen floats (no alignment required).
+/// Stores a vector of floats (no alignment required).
 @inline(__always)
-func load16(_ p: UnsafePointer<Float>) -> Vec16 {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+func store<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
 }
 
-/// Stores sixteen floats (no alignment required).
-@inline(__always)
-func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
-}
-
-/// Loads eight floats (no alignment required).
-@inline(__always)
-func load8(_ p: UnsafePointer<Float>) -> Vec8 {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec8.self)
-}
-
-/// Stores eight floats (no alignment required).
-@inline(__always)
-func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
-}
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Vec8 { loadVector(p) }
+@inline(__always) func load16(_ p: UnsafePointer<Float>) -> Vec16 { loadVector(p) }
+@inline(__always) func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) { store(v, p) }
+@inline(__always) func store16(_ v: Vec16, _ p: UnsafeMutablePointer<Float>) { store(v, p) }
 
 /// The largest lane (`SIMD.max()` is a generic call that does not inline into the row loop).
 @inline(__always)
