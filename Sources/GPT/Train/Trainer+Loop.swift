@@ -88,11 +88,10 @@ extension Trainer {
             profile.add(.allreduce, since: &clock)
             try sharded.update(model, optimizer: optimizer, communicator: communicator, learningRate: Float(lr),
                                gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: Float(config.grad_clip)))
-            profile.add(.optimizer, since: &clock)
         } else {
             optimizer.step(model: model, learningRate: Float(lr), maxGradNorm: Float(config.grad_clip))
-            profile.add(.optimizer, since: &clock)
         }
+        profile.add(.optimizer, since: &clock)
         return (scalars[0] / Double(config.gradient_accumulation_steps), scalars[1] > 0)
     }
 

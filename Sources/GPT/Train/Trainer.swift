@@ -20,8 +20,8 @@ public struct TrainOutcome: Sendable {
 /// micro-batches per rank, sums the gradients over ranks (each scaled by 1 /
 /// gradient_accumulation_steps, so the result is nanoGPT's accumulated gradient), clips, and
 /// takes an AdamW step at the schedule's learning rate (on several ranks each rank updates its
-/// share of the parameters and the shares are gathered: `ShardedUpdate`). Evaluations, checkpoints and output
-/// follow nanoGPT (eval at every eval_interval, save when val improves or
+/// share of the parameters and the shares are gathered: `ShardedUpdate`). Evaluations,
+/// checkpoints and output follow nanoGPT (eval at every eval_interval, save when val improves or
 /// always_save_checkpoint); only rank 0 prints and writes.
 public final class Trainer {
     /// The run's settings, the model keys as the model really has them (vocab_size resolved;
