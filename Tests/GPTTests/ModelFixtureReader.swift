@@ -23,6 +23,11 @@ struct PyTorchFixture {
         try dataset(path).read(as: Int32.self)
     }
 
+    /// The int64 dataset at `group/name`, flattened.
+    func int64s(_ path: String) throws -> [Int64] {
+        try dataset(path).read(as: Int64.self)
+    }
+
     /// A numeric attribute of the group `object`.
     func attribute(_ object: String, _ name: String) throws -> Double {
         try file.group(object).attribute(name, as: Double.self)

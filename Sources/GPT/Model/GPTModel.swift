@@ -91,19 +91,55 @@ public final class GPTModel {
         sliceGradients?.deallocate()
     }
 
-    /// Re-draws every parameter as nanoGPT's `_init_weights` does: normal(0, 0.02) for Linear
-    /// weights and both embeddings, normal(0, 0.02/√(2·n_layer)) for each `c_proj.weight`, zero
-    /// biases, LayerNorm weights 1. Draws tensor by tensor in state_dict order.
+    /// Re-draws every parameter as nanoGPT's `GPT(config)` does after `torch.manual_seed(seed)`
+    /// (see `initializeParameters(generator:)`).
     public func initializeParameters(seed: UInt64) {
-        var rng = RandomGenerator(seed: seed)
-        parameters.update(repeating: 0)
-        for t in layout.tensors {
-            let view = UnsafeMutableBufferPointer(rebasing: parameters[t.range])
-            if let std = t.initStd {
-                rng.fillNormal(view, mean: 0, std: std)
-            } else {
-                view.update(repeating: t.initValue)
+        var generator = TorchGenerator(seed: seed)
+        initializeParameters(generator: &generator)
+    }
+
+    /// Draws every parameter from `generator` exactly as nanoGPT's model.py does from PyTorch's
+    /// generator, so the same seed gives nanoGPT's initial weights: normal(0, 0.02) for Linear
+    /// weights and both embeddings, normal(0, 0.02/√(2·n_layer)) for each `c_proj.weight`, zero
+    /// biases, LayerNorm weights 1. The draws that PyTorch makes and then overwrites are made too
+    /// (in order), since they move the stream: the default init of each module as it is built
+    /// (`nn.Embedding`: normal(0, 1); `nn.Linear`: uniform weight and bias), `_init_weights` over
+    /// the modules in `apply` order (which draws the tied wte/lm_head weight twice, the second
+    /// time as lm_head), then the `c_proj.weight` redraws. The generator ends where nanoGPT's
+    /// first `get_batch` reads it.
+    public func initializeParameters(generator g: inout TorchGenerator) {
+        let c = config.nEmbd, v = config.vocabSize
+        let linears = [(3 * c, c), (c, c), (4 * c, c), (c, 4 * c)]  // (out, in): c_attn, attn.c_proj, c_fc, mlp.c_proj
+        func fill(_ offset: Int, _ count: Int, std: Float) {
+            g.fillNormal(UnsafeMutableBufferPointer(rebasing: parameters[offset..<(offset + count)]), mean: 0, std: std)
+        }
+        // Modules as they are built (values overwritten below; wte and wpe's own buffers serve).
+        fill(layout.tokenEmbedding, v * c, std: 1)
+        fill(layout.positionEmbedding, config.blockSize * c, std: 1)
+        for _ in 0..<config.nLayer {
+            for (outFeatures, inFeatures) in linears {
+                g.skipUniform(count: outFeatures * inFeatures + (config.bias ? outFeatures : 0))
             }
+        }
+        g.skipUniform(count: v * c)  // lm_head (no bias)
+
+        for t in layout.tensors where t.initStd == nil {
+            UnsafeMutableBufferPointer(rebasing: parameters[t.range]).update(repeating: t.initValue)
+        }
+        // _init_weights, module by module.
+        fill(layout.tokenEmbedding, v * c, std: 0.02)
+        fill(layout.positionEmbedding, config.blockSize * c, std: 0.02)
+        for b in layout.blocks {
+            for (offset, (outFeatures, inFeatures)) in zip([b.attnWeight, b.attnProjWeight, b.fcWeight, b.mlpProjWeight], linears) {
+                fill(offset, outFeatures * inFeatures, std: 0.02)
+            }
+        }
+        fill(layout.tokenEmbedding, v * c, std: 0.02)  // lm_head: the tied weight again
+        // The c_proj redraws, in named_parameters order.
+        let projStd = Float(0.02 / (2.0 * Double(config.nLayer)).squareRoot())
+        for b in layout.blocks {
+            fill(b.attnProjWeight, c * c, std: projStd)
+            fill(b.mlpProjWeight, 4 * c * c, std: projStd)
         }
     }
 
