@@ -64,6 +64,30 @@ final class TrainRunTests: XCTestCase {
         XCTAssertEqual(b.stdout.components(separatedBy: "done: 20 iterations").count - 1, 1, b.stdout)
     }
 
+    /// One rank of batch_size 4 and 2 ranks of batch_size 2 with 2 micro-steps read the same
+    /// sequences at every step and every evaluation (the batch stream is laid out by the global
+    /// batch, not by the ranks): without dropout, whose masks follow the micro-batches, the
+    /// losses and the loss estimates agree.
+    func testHalfBatchesOnTwoRanksMatchTheWholeBatchOnOne() throws {
+        let whole = try writeConfig("whole.yaml", out: "whole")
+        let halves = try writeConfig("halves.yaml", out: "halves")
+        let a = try train(whole.config, ["dropout=0", "gradient_accumulation_steps=1"])
+        XCTAssertEqual(a.status, 0, a.output)
+        let b = try train(halves.config, ["dropout=0", "batch_size=2"], np: 2)
+        XCTAssertEqual(b.status, 0, b.output)
+        assertLossesAgree(try TrainTestData.stepLosses(halves.out), try TrainTestData.stepLosses(whole.out),
+                          iterations: 0..<20, relative: 1e-5)
+        let evalsWhole = try TrainTestData.metrics(whole.out).filter { $0.event == "eval" }
+        let evalsHalves = try TrainTestData.metrics(halves.out).filter { $0.event == "eval" }
+        XCTAssertEqual(evalsHalves.map(\.iter), [0, 10, 20])
+        XCTAssertEqual(evalsWhole.map(\.iter), [0, 10, 20])
+        for (h, w) in zip(evalsHalves, evalsWhole) {
+            let a = try XCTUnwrap(h.valLoss), b = try XCTUnwrap(w.valLoss)
+            XCTAssertEqual(a, b, accuracy: 1e-5 * b, "val estimate at \(h.iter)")
+            XCTAssertEqual(h.loss, w.loss, accuracy: 1e-5 * w.loss, "train estimate at \(h.iter)")
+        }
+    }
+
     func testThreeRanksMatchOneRank() throws {
         let one = try writeConfig("one.yaml", out: "one3", extra: "")
         let three = try writeConfig("three.yaml", out: "three3")

@@ -23,6 +23,11 @@ struct PyTorchFixture {
         try dataset(path).read(as: Int32.self)
     }
 
+    /// The float64 dataset at `group/name`, flattened.
+    func doubles(_ path: String) throws -> [Double] {
+        try dataset(path).read(as: Double.self)
+    }
+
     /// The int64 dataset at `group/name`, flattened.
     func int64s(_ path: String) throws -> [Int64] {
         try dataset(path).read(as: Int64.self)
@@ -38,7 +43,7 @@ struct PyTorchFixture {
     }
 
     private func dataset(_ path: String) throws -> H5Dataset {
-        let slash = try XCTUnwrap(path.firstIndex(of: "/"))
+        guard let slash = path.firstIndex(of: "/") else { return try file.group("/").dataset(path) }
         return try file.group(String(path[..<slash])).dataset(String(path[path.index(after: slash)...]))
     }
 }

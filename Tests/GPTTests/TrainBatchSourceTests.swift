@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 @testable import GPT
 
-/// The in-memory batches of a small dataset are exactly the loader's (shard reads), for training
-/// and evaluation windows, across shard boundaries.
+/// The in-memory windows of a small dataset are exactly the loader's (shard reads), on both
+/// splits, across shard boundaries and at both ends of the range of starts.
 final class TrainBatchSourceTests: XCTestCase {
     func testInMemoryBatchesEqualTheLoaders() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("batches-\(UUID().uuidString)")
@@ -19,26 +19,25 @@ final class TrainBatchSourceTests: XCTestCase {
         let loader = try TokenLoader(directory: options.output)
         let source = try BatchSource(loader: loader)
         XCTAssertTrue(source.isInMemory)
-        let t = 24, layout = BatchLayout(worldSize: 2, microStepsPerRank: 3, batchSize: 5)
-        var a = [Int32](repeating: -1, count: 5 * t), b = a, x = a, y = a
-        for step in 0..<20 {
-            for rank in 0..<2 {
-                for micro in 0..<3 {
-                    try loader.trainingBatch(seed: 9, step: step, layout: layout, rank: rank, microStep: micro,
-                                             blockSize: t, inputs: &a, targets: &b)
-                    try source.trainingBatch(seed: 9, step: step, layout: layout, rank: rank, microStep: micro,
-                                             blockSize: t, inputs: &x, targets: &y)
-                    XCTAssertEqual(a, x, "inputs of step \(step), rank \(rank), micro-step \(micro)")
-                    XCTAssertEqual(b, y)
-                }
-            }
+        let t = 24, rows = 5
+        var a = [Int32](repeating: -1, count: rows * t), b = a, x = a, y = a
+        var generator = TorchGenerator(seed: 9)
+        for round in 0..<40 {
             for split in [DataSplit.train, .val] {
-                try loader.randomBatch(split: split, purpose: .evaluation, seed: 9, step: step, sequences: 0..<5,
-                                       blockSize: t, inputs: &a, targets: &b)
-                try source.randomBatch(split: split, purpose: .evaluation, seed: 9, step: step, sequences: 0..<5,
-                                       blockSize: t, inputs: &x, targets: &y)
-                XCTAssertEqual(a, x, "\(split) eval batch \(step)")
+                let last = loader.tokenCount(split) - t - 1
+                var starts = generator.randint(last + 1, count: rows)
+                if round == 0 { starts[0] = 0; starts[rows - 1] = last }  // both ends of the range
+                try a.withUnsafeMutableBufferPointer { ia in
+                    try b.withUnsafeMutableBufferPointer { tb in
+                        try starts.withUnsafeBufferPointer { try loader.windows(split: split, starts: $0, blockSize: t, inputs: ia, targets: tb) }
+                    }
+                }
+                try source.windows(split: split, starts: starts[...], blockSize: t, inputs: &x, targets: &y)
+                XCTAssertEqual(a, x, "\(split) windows of round \(round)")
                 XCTAssertEqual(b, y)
+                for bad in [-1, last + 1] {
+                    XCTAssertThrowsError(try source.windows(split: split, starts: [bad][...], blockSize: t, inputs: &x, targets: &y))
+                }
             }
         }
         XCTAssertEqual(Array(x[1..<t]), Array(y[0..<(t - 1)]), "targets are the inputs shifted by one")

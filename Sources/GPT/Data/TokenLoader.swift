@@ -4,11 +4,12 @@
 /// width, token count, readable last token) but reads no token data; batches read only the
 /// windows they need with hyperslab reads, crossing shard boundaries when a window does.
 ///
-/// Training batches are nanoGPT's random windows made counter-based (`WindowSampler`): the
-/// global batch of step `s` is sequences `0..<layout.globalBatch`, sequence `j` starting at a
-/// hash of (seed, split, purpose, s, j); rank `r`'s micro-step `a` reads the sequences
-/// `layout.sequences(rank: r, microStep: a)` (rank-major, see `BatchLayout`). So batches do not
-/// depend on the number of ranks and a resumed run continues the same stream.
+/// Random windows come two ways. `windows(split:starts:...)` reads windows at given starts: the
+/// trainer draws them as nanoGPT does (`BatchStream`). `randomBatch`/`trainingBatch` draw them
+/// counter-based (`WindowSampler`): the global batch of step `s` is sequences
+/// `0..<layout.globalBatch`, sequence `j` starting at a hash of (seed, split, purpose, s, j);
+/// rank `r`'s micro-step `a` reads the sequences `layout.sequences(rank: r, microStep: a)`
+/// (rank-major, see `BatchLayout`), so any window is computed alone, without generator state.
 ///
 /// HDF5 here is the serial, non-thread-safe build: use a loader from one thread at a time.
 public final class TokenLoader {
@@ -102,6 +103,22 @@ public final class TokenLoader {
         for (row, sequence) in sequences.enumerated() {
             let start = sampler.start(split: split, purpose: purpose, step: step, sequence: sequence,
                                       tokenCount: count, blockSize: blockSize)
+            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
+        }
+    }
+
+    /// Fills rows `0..<starts.count` of `inputs`/`targets` with the windows that start at
+    /// `starts` (each in `0...tokenCount - blockSize - 1`, as `torch.randint(len(data) -
+    /// block_size)` draws them): the trainer's nanoGPT batches (`BatchStream`).
+    public func windows(split: DataSplit, starts: UnsafeBufferPointer<Int>, blockSize: Int,
+                        inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+        try checkWindow(split: split, blockSize: blockSize)
+        try checkBuffers(rows: starts.count, blockSize: blockSize, inputs: inputs, targets: targets)
+        let last = tokenCount(split) - blockSize - 1
+        for (row, start) in starts.enumerated() {
+            guard start >= 0, start <= last else {
+                throw DataError.invalidRequest("\(directory): a window of \(blockSize) + 1 tokens cannot start at \(start) in the \(split.rawValue) split of \(tokenCount(split)) tokens")
+            }
             try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
         }
     }

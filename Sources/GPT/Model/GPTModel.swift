@@ -68,7 +68,15 @@ public final class GPTModel {
 
     /// A model with nanoGPT's initialisation drawn from `seed`. `threads` is the total number of
     /// threads this process may use for the model (OpenBLAS included).
-    public init(config: GPTConfig, seed: UInt64 = 1337,
+    public convenience init(config: GPTConfig, seed: UInt64 = 1337,
+                            threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+        var generator = TorchGenerator(seed: seed)
+        try self.init(config: config, initializingFrom: &generator, dropoutSeed: seed, threads: threads)
+    }
+
+    /// A model initialised from `generator` (see `initializeParameters(generator:)`), which is
+    /// left where nanoGPT's first batch reads it. `dropoutSeed` seeds `dropoutGenerator`.
+    public init(config: GPTConfig, initializingFrom generator: inout TorchGenerator, dropoutSeed: UInt64,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         try config.validate()
         self.config = config
@@ -79,9 +87,9 @@ public final class GPTModel {
         parameters.initialize(repeating: 0)
         gradients = .allocate(capacity: layout.count)
         gradients.initialize(repeating: 0)
-        dropoutGenerator = RandomGenerator(seed: seed ^ 0x6A09_E667_F3BC_C908)
+        dropoutGenerator = RandomGenerator(seed: dropoutSeed ^ 0x6A09_E667_F3BC_C908)
         openblas_set_num_threads(Int32(self.threads))
-        initializeParameters(seed: seed)
+        initializeParameters(generator: &generator)
     }
 
     deinit {

@@ -28,6 +28,9 @@ public struct TorchGenerator: Equatable, Sendable {
         index = Self.n
     }
 
+    /// Numbers in `state`.
+    public static let stateCount = n + 2
+
     /// The state as 626 numbers: the 624 words, the position, and the cached normal's bits
     /// (or all ones when there is none, since a cached value is never a NaN).
     public var state: [UInt64] {
@@ -88,14 +91,22 @@ public struct TorchGenerator: Equatable, Sendable {
     /// `torch.randint(range, (count,))`: `count` integers in `0..<range`, one word each (the
     /// word modulo `range`), as long as `range` fits in 32 bits; two words each beyond that.
     public mutating func randint(_ range: Int, count: Int) -> [Int] {
+        var values = [Int](repeating: 0, count: count)
+        values.withUnsafeMutableBufferPointer { randint(range, into: $0) }
+        return values
+    }
+
+    /// `randint` into `values` (one draw per element, in order).
+    public mutating func randint(_ range: Int, into values: UnsafeMutableBufferPointer<Int>) {
         precondition(range > 0)
         let r = UInt64(range)
-        return (0..<count).map { _ in
+        for i in values.indices {
             if r >= 1 << 32 {
                 let high = UInt64(next32()), low = UInt64(next32())
-                return Int(((high << 32) | low) % r)
+                values[i] = Int(((high << 32) | low) % r)
+            } else {
+                values[i] = Int(UInt64(next32()) % r)
             }
-            return Int(UInt64(next32()) % r)
         }
     }
 

@@ -95,8 +95,18 @@ extension Checkpoint {
         var state: TrainingState?
         if try file.kind(of: "state") == .group {
             let group = try file.group("state")
+            var stream: [UInt64]?
+            if try group.kind(of: "data_stream") == .dataset {
+                stream = try group.dataset("data_stream").read(as: UInt64.self)
+                do {
+                    _ = try TorchGenerator(state: stream!)
+                } catch {
+                    throw CheckpointError.invalid(path: path, problem: "/state/data_stream: \(error)")
+                }
+            }
             state = TrainingState(iteration: try group.attribute("iter_num"), bestValLoss: try group.attribute("best_val_loss"),
-                                  seed: try group.attribute("seed"), worldSize: (try? group.attribute("world_size", as: Int.self)) ?? 1)
+                                  seed: try group.attribute("seed"), worldSize: (try? group.attribute("world_size", as: Int.self)) ?? 1,
+                                  dataStream: stream)
         }
         var tokenizer: (any Tokenizer)?
         if try file.kind(of: "tokenizer") == .group {

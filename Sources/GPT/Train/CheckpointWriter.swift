@@ -36,7 +36,9 @@ extension Checkpoint {
                 try group.setAttribute("best_val_loss", state.bestValLoss)
                 try group.setAttribute("seed", state.seed)
                 try group.setAttribute("world_size", state.worldSize)
-                try group.setAttribute("data_stream", "counter-based: batches are a function of (seed, iter_num, sequence)")
+                if let stream = state.dataStream {
+                    try group.createDataset("data_stream", values: stream)
+                }
                 try group.setAttribute("dropout_stream", "counter-based: masks are a function of (seed, iter_num, micro-step)")
             }
             if let tokenizer {

@@ -14,6 +14,8 @@ struct StartingPoint {
     var iteration = 0
     var optimizerSteps = 0
     var bestValLoss = 1e9
+    /// On resume, the batch generator where the checkpoint's iteration starts (every rank).
+    var dataStream: TorchGenerator?
 
     /// Reads the checkpoint `config.init_from` names (on rank 0) and shares what the ranks need.
     static func agree(config: TrainConfig, communicator: any Communicator) throws -> StartingPoint {
@@ -39,10 +41,11 @@ struct StartingPoint {
                 }
                 let contents = try Checkpoint.read(path: path)
                 if start.isResume {
-                    guard contents.optimizer != nil, let state = contents.state else {
+                    guard contents.optimizer != nil, let state = contents.state, let stream = state.dataStream else {
                         throw TrainError.incompatibleCheckpoint(
-                            path: path, problem: "has no /optimizer or /state, so it cannot be resumed exactly; fine-tune from it instead (init_from: \(path))")
+                            path: path, problem: "has no /optimizer, /state or /state/data_stream, so it cannot be resumed exactly; fine-tune from it instead (init_from: \(path))")
                     }
+                    start.dataStream = try TorchGenerator(state: stream)
                     start.iteration = state.iteration
                     start.bestValLoss = state.bestValLoss
                     start.optimizerSteps = contents.optimizer!.stepCount
@@ -69,6 +72,12 @@ struct StartingPoint {
         start.iteration = Int(header[7])
         start.optimizerSteps = Int(header[8])
         start.bestValLoss = Double(bitPattern: UInt64(bitPattern: header[9]))
+        if start.isResume && communicator.size > 1 {
+            var words = (start.dataStream?.state ?? []).map { Int64(bitPattern: $0) }
+            words += [Int64](repeating: 0, count: TorchGenerator.stateCount - words.count)
+            try words.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
+            start.dataStream = try TorchGenerator(state: words.map { UInt64(bitPattern: $0) })
+        }
         return start
     }
 

@@ -17,6 +17,7 @@ extension Trainer {
         while true {
             let it = state.iteration
             let lr = schedule.learningRate(at: it)
+            stream.beginIteration()
             if it % config.eval_interval == 0 || it >= config.max_iters || config.eval_only {
                 let (train, val) = try evaluateAndSave(lr: lr, elapsed: Date().timeIntervalSince(runStart), window: window)
                 outcome.lastTrainLoss = train
@@ -29,6 +30,7 @@ extension Trainer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
             window.add(seconds: seconds, tokens: config.tokensPerIteration)
             state.iteration = it + 1
+            stream.endIteration()
             outcome.stepLosses.append(loss)
             guard loss.isFinite else { throw TrainError.lossNotFinite(iteration: it, loss: loss) }
 
@@ -69,8 +71,8 @@ extension Trainer {
         var lossSum = 0.0
         var clock = profile.start()
         for a in 0..<microStepsPerRank {
-            try batches.trainingBatch(seed: UInt64(config.seed), step: it, layout: batchLayout, rank: rank, microStep: a,
-                                     blockSize: t, inputs: &inputs, targets: &targets)
+            try batches.windows(split: .train, starts: stream.trainingBatch(layout: batchLayout, rank: rank, microStep: a),
+                                blockSize: t, inputs: &inputs, targets: &targets)
             profile.add(.data, since: &clock)
             if config.dropout > 0 {
                 // Masks depend on the global micro-step, not on the rank that runs it.
@@ -101,8 +103,8 @@ extension Trainer {
         let it = state.iteration
         var clock = profile.start()
         defer { profile.add(.evaluation, since: &clock) }
-        let train = try estimateLoss(split: .train, iteration: it)
-        let val = try estimateLoss(split: .val, iteration: it)
+        let train = try estimateLoss(split: .train)
+        let val = try estimateLoss(split: .val)
         try checkReplicas(iteration: it)
         if let reporter {
             let rate = window.tokensPerSecond
@@ -122,10 +124,11 @@ extension Trainer {
         return (train, val)
     }
 
-    /// Mean loss over eval_iters random batches of `split` (purpose `.evaluation`, step
-    /// `iteration * eval_iters + k`): batch k runs on rank k % worldSize, and the per-batch
-    /// losses are summed in order, so the estimate does not depend on the rank count.
-    func estimateLoss(split: DataSplit, iteration: Int) throws -> Double {
+    /// nanoGPT's estimate_loss: the mean loss over eval_iters random batches of `split` on every
+    /// rank (as each DDP rank of nanoGPT evaluates), averaged over the ranks. The batches are the
+    /// ranks' parts of eval_iters blocks of the stream (`BatchStream`), so runs with the same
+    /// batch_size × ranks evaluate the same sequences.
+    func estimateLoss(split: DataSplit) throws -> Double {
         let b = config.batch_size, t = config.block_size
         model.isTraining = false
         model.gradientsEnabled = false  // nanoGPT's @torch.no_grad()
@@ -133,15 +136,15 @@ extension Trainer {
             model.isTraining = true
             model.gradientsEnabled = true
         }
+        stream.drawEvaluation(split)
         var losses = [Double](repeating: 0, count: config.eval_iters)
-        for k in stride(from: rank, to: config.eval_iters, by: worldSize) {
-            try batches.randomBatch(split: split, purpose: .evaluation, seed: UInt64(config.seed),
-                                   step: iteration * config.eval_iters + k, sequences: 0..<b, blockSize: t,
-                                   inputs: &inputs, targets: &targets)
+        for k in 0..<config.eval_iters {
+            try batches.windows(split: split, starts: stream.evaluationBatch(k, rank: rank), blockSize: t,
+                                inputs: &inputs, targets: &targets)
             losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
         }
         if worldSize > 1 { try communicator.allreduce(&losses, op: .sum) }
-        return losses.reduce(0, +) / Double(config.eval_iters)
+        return losses.reduce(0, +) / Double(config.eval_iters * worldSize)
     }
 
     /// Every replica must hold the very same parameters: compare a checksum across ranks.
@@ -163,6 +166,7 @@ extension Trainer {
         if rank == 0 {
             do {
                 state.worldSize = worldSize
+                state.dataStream = stream.iterationStart.state
                 try Checkpoint.write(to: checkpointPath, model: model, optimizer: optimizer, config: config,
                                      state: state, tokenizer: loader.tokenizer)
             } catch {

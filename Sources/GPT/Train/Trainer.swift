@@ -41,6 +41,8 @@ public final class Trainer {
     public internal(set) var state: TrainingState
     let schedule: LRSchedule
     let batchLayout: BatchLayout
+    /// nanoGPT's batches, drawn from the generator that initialised the model.
+    var stream: BatchStream
     /// Threads of this rank's kernels.
     public let threads: Int
     var inputs: [Int32]
@@ -105,13 +107,22 @@ public final class Trainer {
 
         batches = try BatchSource(loader: loader)
         threads = config.threads > 0 ? config.threads : threadsPerRank(localSize: communicator.localSize)
-        model = try GPTModel(config: modelConfig, seed: UInt64(config.seed), threads: threads)
+        // torch.manual_seed(seed), the model's init, then get_batch: nanoGPT's one stream. (From a
+        // checkpoint too, as nanoGPT builds its model before loading one; on resume the stream
+        // continues from the checkpoint's.)
+        var generator = TorchGenerator(seed: UInt64(config.seed))
+        model = try GPTModel(config: modelConfig, initializingFrom: &generator, dropoutSeed: UInt64(config.seed),
+                             threads: threads)
         optimizer = AdamW(model: model, beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
                           weightDecay: Float(config.weight_decay))
         sharded = size > 1 ? ShardedUpdate(count: model.layout.count, ranks: size, rank: communicator.rank) : nil
         schedule = LRSchedule(config)
         batchLayout = BatchLayout(worldSize: size, microStepsPerRank: config.gradient_accumulation_steps / size,
                                   batchSize: config.batch_size)
+        stream = BatchStream(generator: generator, batchSize: config.batch_size,
+                             accumulationSteps: config.gradient_accumulation_steps, evalIters: config.eval_iters,
+                             blockSize: config.block_size, trainTokens: loader.tokenCount(.train),
+                             valTokens: loader.tokenCount(.val))
         inputs = [Int32](repeating: 0, count: config.batch_size * config.block_size)
         targets = inputs
         flops = FlopsEstimate(parameters: modelConfig.parameterCount(), layers: modelConfig.nLayer,
@@ -135,6 +146,7 @@ public final class Trainer {
             optimizer.stepCount = start.optimizerSteps
             state.iteration = start.iteration
             state.bestValLoss = start.bestValLoss
+            if let saved = start.dataStream { stream.restore(saved) }
         }
         model.reserve(batchSize: config.batch_size, sequenceLength: config.block_size)
         peakFlops = try measurePeak()

@@ -1,6 +1,7 @@
 /// Where a run stands between optimizer steps: what `/state` of a checkpoint records besides the
-/// parameters and moments. The data stream and dropout masks are counter-based (pure functions of
-/// the seed, the step and the micro-step), so these few numbers are all a resume needs.
+/// parameters and moments: the counters, and the batch generator (`BatchStream`) as the
+/// iteration found it. Dropout masks are counter-based (pure functions of the seed, the step and
+/// the micro-step), so they need nothing saved.
 public struct TrainingState: Equatable, Sendable {
     /// The next optimizer step to take (nanoGPT's iter_num).
     public var iteration: Int
@@ -10,12 +11,16 @@ public struct TrainingState: Equatable, Sendable {
     public var seed: Int
     /// Ranks of the run that wrote the state (informational: any rank count can resume it).
     public var worldSize: Int
+    /// The batch generator at the start of iteration `iteration` (`TorchGenerator.state`).
+    public var dataStream: [UInt64]?
 
-    public init(iteration: Int = 0, bestValLoss: Double = 1e9, seed: Int, worldSize: Int = 1) {
+    public init(iteration: Int = 0, bestValLoss: Double = 1e9, seed: Int, worldSize: Int = 1,
+                dataStream: [UInt64]? = nil) {
         self.iteration = iteration
         self.bestValLoss = bestValLoss
         self.seed = seed
         self.worldSize = worldSize
+        self.dataStream = dataStream
     }
 }
 
