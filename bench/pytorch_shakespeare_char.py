@@ -28,18 +28,88 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_reference import GPT  # noqa: E402
 
-BLOCK, BATCH, EVAL_ITERS, EVAL_INTERVAL, MAX_ITERS = 64, 12, 20, 250, 2000
-LR, MIN_LR, WARMUP, DECAY_ITERS, GRAD_CLIP = 1e-3, 1e-4, 100, 2000, 1.0
+# config/train_shakespeare_char.py with the issue's CPU settings (nanoGPT's train.py key names).
+RECIPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, bias=False, dropout=0.0, batch_size=12,
+              gradient_accumulation_steps=1, max_iters=2000, learning_rate=1e-3, min_lr=1e-4, warmup_iters=100,
+              lr_decay_iters=2000, weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, eval_interval=250,
+              eval_iters=20)
 
 
-def get_lr(it):
+def get_lr(it, c):
     """nanoGPT's get_lr."""
-    if it < WARMUP:
-        return LR * (it + 1) / (WARMUP + 1)
-    if it > DECAY_ITERS:
-        return MIN_LR
-    ratio = (it - WARMUP) / (DECAY_ITERS - WARMUP)
-    return MIN_LR + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (LR - MIN_LR)
+    if it < c["warmup_iters"]:
+        return c["learning_rate"] * (it + 1) / (c["warmup_iters"] + 1)
+    if it > c["lr_decay_iters"]:
+        return c["min_lr"]
+    ratio = (it - c["warmup_iters"]) / (c["lr_decay_iters"] - c["warmup_iters"])
+    return c["min_lr"] + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (c["learning_rate"] - c["min_lr"])
+
+
+def char_splits(text):
+    """nanoGPT's shakespeare_char/prepare.py: sorted characters, the first 90% for train."""
+    chars = sorted(set(text))
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    data = np.array([stoi[ch] for ch in text], dtype=np.uint16)
+    n = int(0.9 * len(data))
+    return {"train": data[:n], "val": data[n:]}, len(chars)
+
+
+def train(splits, vocab_size, c, seed):
+    """nanoGPT's train.py loop on one process (gradient_accumulation_steps 1): torch.manual_seed,
+    GPT(config), get_batch with torch.randint, estimate_loss every eval_interval, clipping, AdamW
+    with nanoGPT's groups, get_lr, a checkpoint when the val estimate improves. Returns the step
+    losses, the evaluations (iteration, train, val), and the kept checkpoint (state, iteration,
+    estimate)."""
+    block, batch = c["block_size"], c["batch_size"]
+
+    def get_batch(split):
+        d = splits[split]
+        ix = torch.randint(len(d) - block, (batch,))
+        x = torch.stack([torch.from_numpy(d[i:i + block].astype(np.int64)) for i in ix])
+        y = torch.stack([torch.from_numpy(d[i + 1:i + 1 + block].astype(np.int64)) for i in ix])
+        return x, y
+
+    torch.manual_seed(seed)
+    model = GPT(dict(n_layer=c["n_layer"], n_head=c["n_head"], n_embd=c["n_embd"], block_size=block,
+                     vocab_size=vocab_size, bias=c["bias"], dropout=c["dropout"]))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": c["weight_decay"]},
+                                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+                                  lr=c["learning_rate"], betas=(c["beta1"], c["beta2"]))
+
+    @torch.no_grad()
+    def estimate_loss():
+        model.eval()
+        out = [sum(model(*get_batch(s)).item() for _ in range(c["eval_iters"])) / c["eval_iters"]
+               for s in ("train", "val")]
+        model.train()
+        return out
+
+    best, best_state, best_iter = 1e9, None, None
+    steps, evals = [], []
+    x, y = get_batch("train")
+    it = 0
+    while True:
+        lr = get_lr(it, c)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        if it % c["eval_interval"] == 0:
+            evals.append([it] + estimate_loss())
+            if evals[-1][2] < best:
+                best = evals[-1][2]
+                if it > 0:  # nanoGPT saves a checkpoint here
+                    best_state, best_iter = copy.deepcopy(model.state_dict()), it
+        if it >= c["max_iters"]:  # nanoGPT takes one more step here, which is never saved
+            break
+        loss = model(x, y)
+        x, y = get_batch("train")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), c["grad_clip"])
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        steps.append(loss.item())
+        it += 1
+    return dict(model=model, steps=steps, evals=evals, best_state=best_state, best_iter=best_iter, best=best)
 
 
 def main():
@@ -51,73 +121,25 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    text = open(args.text, encoding="utf-8").read()
-    chars = sorted(set(text))
-    stoi = {c: i for i, c in enumerate(chars)}
-    data = np.array([stoi[c] for c in text], dtype=np.uint16)
-    n = int(0.9 * len(data))
-    splits = {"train": data[:n], "val": data[n:]}
-
-    def get_batch(split):
-        d = splits[split]
-        ix = torch.randint(len(d) - BLOCK, (BATCH,))
-        x = torch.stack([torch.from_numpy(d[i:i + BLOCK].astype(np.int64)) for i in ix])
-        y = torch.stack([torch.from_numpy(d[i + 1:i + 1 + BLOCK].astype(np.int64)) for i in ix])
-        return x, y
-
+    splits, vocab_size = char_splits(open(args.text, encoding="utf-8").read())
     start = time.time()
-    torch.manual_seed(args.seed)
-    model = GPT(dict(n_layer=4, n_head=4, n_embd=128, block_size=BLOCK, vocab_size=len(chars), bias=False,
-                     dropout=0.0))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-                                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-                                  lr=LR, betas=(0.9, 0.99))
-
-    @torch.no_grad()
-    def estimate_loss():
-        model.eval()
-        out = {s: sum(model(*get_batch(s)).item() for _ in range(EVAL_ITERS)) / EVAL_ITERS for s in ("train", "val")}
-        model.train()
-        return out
-
-    best, best_state, best_iter = 1e9, None, None
-    x, y = get_batch("train")
-    it = 0
-    while True:
-        lr = get_lr(it)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if it % EVAL_INTERVAL == 0:
-            losses = estimate_loss()
-            if losses["val"] < best:
-                best = losses["val"]
-                if it > 0:  # nanoGPT saves a checkpoint here
-                    best_state, best_iter = copy.deepcopy(model.state_dict()), it
-        if it >= MAX_ITERS:  # nanoGPT takes one more step here, which is never saved
-            break
-        loss = model(x, y)
-        x, y = get_batch("train")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        it += 1
+    run = train(splits, vocab_size, RECIPE, args.seed)
     wall = time.time() - start
 
-    model.load_state_dict(best_state)
+    model, block = run["model"], RECIPE["block_size"]
+    model.load_state_dict(run["best_state"])
     model.eval()
     val = splits["val"]
-    windows = (len(val) - 1) // BLOCK
+    windows = (len(val) - 1) // block
     total = 0.0
     with torch.no_grad():
         for first in range(0, windows, 64):
             idx = range(first, min(windows, first + 64))
-            x = torch.stack([torch.from_numpy(val[i * BLOCK:i * BLOCK + BLOCK].astype(np.int64)) for i in idx])
-            y = torch.stack([torch.from_numpy(val[i * BLOCK + 1:i * BLOCK + BLOCK + 1].astype(np.int64)) for i in idx])
+            x = torch.stack([torch.from_numpy(val[i * block:i * block + block].astype(np.int64)) for i in idx])
+            y = torch.stack([torch.from_numpy(val[i * block + 1:i * block + block + 1].astype(np.int64)) for i in idx])
             total += model(x, y).item() * len(idx)
-    print(f"seed {args.seed}: best iter {best_iter}, estimate {best:.4f}, full-split val {total / windows:.4f}, "
-          f"wall {wall:.1f} s", flush=True)
+    print(f"seed {args.seed}: best iter {run['best_iter']}, estimate {run['best']:.4f}, "
+          f"full-split val {total / windows:.4f}, wall {wall:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
