@@ -143,11 +143,9 @@ public final class GPTModel {
             }
         }
         fill(layout.tokenEmbedding, v * c, std: 0.02)  // lm_head: the tied weight again
-        // The c_proj redraws, in named_parameters order.
-        let projStd = Float(0.02 / (2.0 * Double(config.nLayer)).squareRoot())
-        for b in layout.blocks {
-            fill(b.attnProjWeight, c * c, std: projStd)
-            fill(b.mlpProjWeight, 4 * c * c, std: projStd)
+        // The c_proj redraws, in named_parameters order, at the layout's 0.02/√(2·n_layer).
+        for t in layout.tensors where t.name.hasSuffix("c_proj.weight") {
+            fill(t.offset, t.count, std: t.initStd!)
         }
     }
 

@@ -39,8 +39,8 @@ public struct TorchGenerator: Equatable, Sendable {
 
     /// Restores a generator from `state`.
     public init(state: [UInt64]) throws {
-        guard state.count == Self.n + 2 else {
-            throw RandomGeneratorError(problem: "a data-stream state has \(Self.n + 2) numbers, got \(state.count)")
+        guard state.count == Self.stateCount else {
+            throw RandomGeneratorError(problem: "a data-stream state has \(Self.stateCount) numbers, got \(state.count)")
         }
         guard state[..<Self.n].allSatisfy({ $0 <= UInt64(UInt32.max) }), state[Self.n] <= UInt64(Self.n),
               state[..<Self.n].contains(where: { $0 != 0 }) else {

@@ -95,11 +95,10 @@ extension Checkpoint {
         var state: TrainingState?
         if try file.kind(of: "state") == .group {
             let group = try file.group("state")
-            var stream: [UInt64]?
+            var stream: TorchGenerator?
             if try group.kind(of: "data_stream") == .dataset {
-                stream = try group.dataset("data_stream").read(as: UInt64.self)
                 do {
-                    _ = try TorchGenerator(state: stream!)
+                    stream = try TorchGenerator(state: group.dataset("data_stream").read(as: UInt64.self))
                 } catch {
                     throw CheckpointError.invalid(path: path, problem: "/state/data_stream: \(error)")
                 }

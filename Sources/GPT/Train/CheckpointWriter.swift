@@ -37,7 +37,7 @@ extension Checkpoint {
                 try group.setAttribute("seed", state.seed)
                 try group.setAttribute("world_size", state.worldSize)
                 if let stream = state.dataStream {
-                    try group.createDataset("data_stream", values: stream)
+                    try group.createDataset("data_stream", values: stream.state)
                 }
                 try group.setAttribute("dropout_stream", "counter-based: masks are a function of (seed, iter_num, micro-step)")
             }

@@ -41,11 +41,11 @@ struct StartingPoint {
                 }
                 let contents = try Checkpoint.read(path: path)
                 if start.isResume {
-                    guard contents.optimizer != nil, let state = contents.state, let stream = state.dataStream else {
+                    guard contents.optimizer != nil, let state = contents.state, state.dataStream != nil else {
                         throw TrainError.incompatibleCheckpoint(
                             path: path, problem: "has no /optimizer, /state or /state/data_stream, so it cannot be resumed exactly; fine-tune from it instead (init_from: \(path))")
                     }
-                    start.dataStream = try TorchGenerator(state: stream)
+                    start.dataStream = state.dataStream
                     start.iteration = state.iteration
                     start.bestValLoss = state.bestValLoss
                     start.optimizerSteps = contents.optimizer!.stepCount

@@ -166,7 +166,7 @@ extension Trainer {
         if rank == 0 {
             do {
                 state.worldSize = worldSize
-                state.dataStream = stream.iterationStart.state
+                state.dataStream = stream.iterationStart
                 try Checkpoint.write(to: checkpointPath, model: model, optimizer: optimizer, config: config,
                                      state: state, tokenizer: loader.tokenizer)
             } catch {

@@ -11,11 +11,11 @@ public struct TrainingState: Equatable, Sendable {
     public var seed: Int
     /// Ranks of the run that wrote the state (informational: any rank count can resume it).
     public var worldSize: Int
-    /// The batch generator at the start of iteration `iteration` (`TorchGenerator.state`).
-    public var dataStream: [UInt64]?
+    /// The batch generator as iteration `iteration` found it.
+    public var dataStream: TorchGenerator?
 
     public init(iteration: Int = 0, bestValLoss: Double = 1e9, seed: Int, worldSize: Int = 1,
-                dataStream: [UInt64]? = nil) {
+                dataStream: TorchGenerator? = nil) {
         self.iteration = iteration
         self.bestValLoss = bestValLoss
         self.seed = seed
