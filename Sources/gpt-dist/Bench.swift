@@ -61,6 +61,17 @@ struct Bench: ParsableCommand {
         }
         model.reserve(batchSize: batch, sequenceLength: t)
 
+        func forwardBackward(_ tokens: [Int32]) throws -> Float {
+            model.zeroGradients()
+            let loss = try tokens.withUnsafeBufferPointer { p in
+                try model.forward(inputs: UnsafeBufferPointer(rebasing: p[0..<tokensPerIter]),
+                                  targets: UnsafeBufferPointer(rebasing: p[tokensPerIter...]),
+                                  batchSize: batch, sequenceLength: t)
+            }
+            model.backward()
+            return loss
+        }
+
         var times: [Double] = []
         var lastLoss: Float = 0
         var cpuStart = 0.0
@@ -68,19 +79,16 @@ struct Bench: ParsableCommand {
             if i == warmup { cpuStart = processCPUSeconds() }
             let tokens = batches[i % batches.count]
             let start = DispatchTime.now().uptimeNanoseconds
-            model.zeroGradients()
-            lastLoss = try tokens.withUnsafeBufferPointer { p in
-                try model.forward(inputs: UnsafeBufferPointer(rebasing: p[0..<tokensPerIter]),
-                                  targets: UnsafeBufferPointer(rebasing: p[tokensPerIter...]),
-                                  batchSize: batch, sequenceLength: t)
-            }
-            model.backward()
+            lastLoss = try forwardBackward(tokens)
             optimizer.step(model: model, learningRate: 1e-4, maxGradNorm: 1)
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             if i >= warmup { times.append(elapsed) }
         }
         let cpuPerIter = (processCPUSeconds() - cpuStart) / Double(iters) * 1e3
         let rss = peakRSSMiB()
+        // The step's matrix products alone (AdamW and clipping make none).
+        let replays = min(40, max(3, Int(1000 / times.min()!)))  // about a second of replays
+        let products = try model.timeMatrixProducts(of: { _ = try forwardBackward(batches[0]) }, repeats: replays)
         let peak = measureSgemmPeak()
 
         let sorted = times.sorted()
@@ -97,6 +105,12 @@ struct Bench: ParsableCommand {
         print("cpu ms/iter  \(f(cpuPerIter, 2)) (CPU time of all threads, mean; spinning BLAS threads included)")
         print("tokens/s     \(f(Double(tokensPerIter) / (best / 1e3), 0))")
         print("GFLOP/s      \(f(achieved)) (nanoGPT accounting: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter)")
+        if let products {
+            let ms = products.seconds * 1e3
+            print("sgemm only   \(f(ms, 2)) ms/iter best: the step's \(products.calls) sgemm calls (\(f(products.flops / 1e9, 3)) GFLOP) replayed alone, \(f(products.flops / products.seconds / 1e9)) GFLOP/s; everything else \(f(best - ms, 2)) ms")
+        } else {
+            print("sgemm only   (measured when the batch is split across threads)")
+        }
         print("sgemm peak   \(f(peak)) GFLOP/s (\(threadCount) threads)")
         print("MFU          \(f(100 * achieved / peak))% of the measured sgemm peak")
         print("peak RSS     \(f(rss)) MiB")

@@ -229,7 +229,30 @@ public final class GPTModel {
             return
         }
         openblas_set_num_threads(1)
-        DispatchQueue.concurrentPerform(iterations: activeSlices, execute: body)
+        if _slowPath(isRecordingMatrixProducts) {
+            DispatchQueue.concurrentPerform(iterations: activeSlices) { k in
+                MatrixProductTrace.enterLane(k)
+                defer { MatrixProductTrace.leaveLane() }
+                body(k)
+            }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: activeSlices, execute: body)
+        }
         openblas_set_num_threads(Int32(threads))
+    }
+
+    /// Times the matrix products of `step` (some calls of `forward`/`backward` on this model) on
+    /// their own: runs `step` once, recording its sgemm calls, then runs just those calls again
+    /// `repeats` times, each batch slice on a thread of its own as in the step. Returns the
+    /// number of calls, their FLOPs and the best replay's seconds, or nil when the step ran a
+    /// batch kernel by kernel (not split across threads), which a replay cannot reproduce.
+    /// The replays overwrite activations and gradients: for benchmarks, after the timed steps.
+    public func timeMatrixProducts(of step: () throws -> Void, repeats: Int = 20) rethrows
+        -> (calls: Int, flops: Double, seconds: Double)? {
+        let trace = try MatrixProductTrace.record(step)
+        guard !trace.hasUnslicedCalls, trace.callCount > 0 else { return nil }
+        var best = Double.infinity
+        for _ in 0..<max(1, repeats) { best = min(best, trace.replay()) }
+        return (trace.callCount, trace.flops, best)
     }
 }

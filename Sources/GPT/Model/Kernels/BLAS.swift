@@ -8,6 +8,10 @@ typealias FloatPointer = UnsafeMutablePointer<Float>
 func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
            beta: Float, c: FloatPointer, ldc: Int) {
+    if _slowPath(isRecordingMatrixProducts) {
+        MatrixProductTrace.note(.init(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc))
+    }
     var beta = beta
     if beta == 0 {
         // OpenBLAS clears C for beta 0 with a loop about three times slower than memset.
