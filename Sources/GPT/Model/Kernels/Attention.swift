@@ -50,15 +50,17 @@ struct Attention {
         (seq * r / blocks, seq * (r + 1) / blocks)
     }
 
-    /// `scores[i, j] = alpha · q[i] · k[j]` for j ≤ i (up to the end of i's block); the rest of
-    /// each row is left for the softmax to clear.
+    /// `scores[i, j] = alpha · q[i] · k[j]` for j ≤ i (up to the end of i's block) and 0 for the
+    /// rest of the T×T square (cleared with one memset, so the products need not clear their
+    /// blocks row by row).
     @inline(__always)
     private func causalScores(_ scores: FloatPointer, q: UnsafePointer<Float>, k: UnsafePointer<Float>, ldq: Int,
                               ldk: Int, alpha: Float) {
+        scores.update(repeating: 0, count: seq * seq)
         for r in 0..<blocks {
             let (s, e) = block(r)
             sgemm(transB: true, m: e - s, n: e, k: headSize, alpha: alpha, a: q + s * ldq, lda: ldq, b: k,
-                  ldb: ldk, beta: 0, c: scores + s * seq, ldc: seq)
+                  ldb: ldk, beta: 1, c: scores + s * seq, ldc: seq)
         }
     }
 
@@ -70,25 +72,25 @@ struct Attention {
         for i in 0..<seq { causalSoftmaxRow(probs + i * seq, length: i + 1, width: seq) }
     }
 
-    /// `out[i] = alpha · Σ_{j ≤ i} w[i, j] x[j]` for a lower-triangular `w` [T, T].
+    /// `out[i] += alpha · Σ_{j ≤ i} w[i, j] x[j]` for a lower-triangular `w` [T, T].
     @inline(__always)
     private func causalWeightedSum(_ out: FloatPointer, ldo: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                    ldx: Int, alpha: Float = 1) {
         for r in 0..<blocks {
             let (s, e) = block(r)
-            sgemm(m: e - s, n: headSize, k: e, alpha: alpha, a: w + s * seq, lda: seq, b: x, ldb: ldx, beta: 0,
+            sgemm(m: e - s, n: headSize, k: e, alpha: alpha, a: w + s * seq, lda: seq, b: x, ldb: ldx, beta: 1,
                   c: out + s * ldo, ldc: ldo)
         }
     }
 
-    /// `out[j] = alpha · Σ_{i ≥ j} w[i, j] x[i]` (the transposed product) for a lower-triangular `w`.
+    /// `out[j] += alpha · Σ_{i ≥ j} w[i, j] x[i]` (the transposed product) for a lower-triangular `w`.
     @inline(__always)
     private func causalTransposedSum(_ out: FloatPointer, ldo: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                      ldx: Int, alpha: Float = 1) {
         for r in 0..<blocks {
             let (s, e) = block(r)
             sgemm(transA: true, m: e - s, n: headSize, k: seq - s, alpha: alpha, a: w + s * seq + s, lda: seq,
-                  b: x + s * ldx, ldb: ldx, beta: 0, c: out + s * ldo, ldc: ldo)
+                  b: x + s * ldx, ldb: ldx, beta: 1, c: out + s * ldo, ldc: ldo)
         }
     }
 
@@ -99,6 +101,9 @@ struct Attention {
     func forward(out: FloatPointer, probs: FloatPointer, qkv: UnsafePointer<Float>,
                  dropout: DropoutMask?, batchOffset: Int, scratch: FloatPointer, threads: Int) {
         let t = seq, c = channels, c3 = 3 * channels, hs = headSize
+        // The heads' products add into their columns of `out`: one memset for all of them
+        // instead of one per row of every (head, block) product (tens of thousands a step).
+        out.update(repeating: 0, count: batch * t * c)
         forEachHead(threads: threads) { b, h, chunk in
             let q = qkv + b * t * c3 + h * hs
             let k = q + c, v = q + 2 * c
@@ -131,6 +136,7 @@ struct Attention {
                   qkv: UnsafePointer<Float>, dropout: DropoutMask?, batchOffset: Int, scratch: FloatPointer,
                   threads: Int) {
         let t = seq, c = channels, c3 = 3 * channels, hs = headSize
+        dqkv.update(repeating: 0, count: batch * t * c3)  // the products add into it (see `forward`)
         forEachHead(threads: threads) { b, h, chunk in
             let q = qkv + b * t * c3 + h * hs
             let k = q + c, v = q + 2 * c
