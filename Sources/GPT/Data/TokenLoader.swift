@@ -112,14 +112,22 @@ public final class TokenLoader {
     /// block_size)` draws them): the trainer's nanoGPT batches (`BatchStream`).
     public func windows(split: DataSplit, starts: UnsafeBufferPointer<Int>, blockSize: Int,
                         inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+        try checkWindows(split: split, starts: starts, blockSize: blockSize, inputs: inputs, targets: targets)
+        for (row, start) in starts.enumerated() {
+            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
+        }
+    }
+
+    /// The checks of `windows`, for readers of the same windows from elsewhere (a copy of the
+    /// splits in memory): the split is long enough, the buffers hold the rows, every start is
+    /// in range.
+    func checkWindows(split: DataSplit, starts: UnsafeBufferPointer<Int>, blockSize: Int,
+                      inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
         try checkWindow(split: split, blockSize: blockSize)
         try checkBuffers(rows: starts.count, blockSize: blockSize, inputs: inputs, targets: targets)
         let last = tokenCount(split) - blockSize - 1
-        for (row, start) in starts.enumerated() {
-            guard start >= 0, start <= last else {
-                throw DataError.invalidRequest("\(directory): a window of \(blockSize) + 1 tokens cannot start at \(start) in the \(split.rawValue) split of \(tokenCount(split)) tokens")
-            }
-            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
+        for start in starts where start < 0 || start > last {
+            throw DataError.invalidRequest("\(directory): a window of \(blockSize) + 1 tokens cannot start at \(start) in the \(split.rawValue) split of \(tokenCount(split)) tokens")
         }
     }
 

@@ -38,17 +38,10 @@ final class BatchSource {
                     guard let tokens = splits?[split] else {
                         return try loader.windows(split: split, starts: s, blockSize: blockSize, inputs: x, targets: y)
                     }
-                    guard tokens.count > blockSize else {
-                        throw DataError.invalidRequest("\(loader.directory): the \(split.rawValue) split has \(tokens.count) tokens, too few for block size \(blockSize) (needs at least \(blockSize + 1))")
-                    }
-                    guard x.count >= s.count * blockSize, y.count >= s.count * blockSize else {
-                        throw DataError.invalidRequest("batch buffers hold \(min(x.count, y.count)) tokens; \(s.count) windows of \(blockSize) need more")
-                    }
-                    try tokens.withUnsafeBufferPointer { source in
+                    // The copy is the whole split, so the loader's checks hold for it.
+                    try loader.checkWindows(split: split, starts: s, blockSize: blockSize, inputs: x, targets: y)
+                    tokens.withUnsafeBufferPointer { source in
                         for (row, start) in s.enumerated() {
-                            guard start >= 0, start + blockSize < source.count else {
-                                throw DataError.invalidRequest("\(loader.directory): a window of \(blockSize) + 1 tokens cannot start at \(start) in the \(split.rawValue) split of \(source.count) tokens")
-                            }
                             (x.baseAddress! + row * blockSize).update(from: source.baseAddress! + start, count: blockSize)
                             (y.baseAddress! + row * blockSize).update(from: source.baseAddress! + start + 1, count: blockSize)
                         }
