@@ -229,14 +229,8 @@ public final class GPTModel {
             return
         }
         openblas_set_num_threads(1)
-        if _slowPath(isRecordingMatrixProducts) {
-            DispatchQueue.concurrentPerform(iterations: activeSlices) { k in
-                MatrixProductTrace.enterLane(k)
-                defer { MatrixProductTrace.leaveLane() }
-                body(k)
-            }
-        } else {
-            DispatchQueue.concurrentPerform(iterations: activeSlices, execute: body)
+        DispatchQueue.concurrentPerform(iterations: activeSlices) { k in
+            MatrixProductTrace.runAsLane(k) { body(k) }
         }
         openblas_set_num_threads(Int32(threads))
     }

@@ -44,14 +44,13 @@ final class MatrixProductTrace {
         return trace
     }
 
-    /// Marks the calling thread as running batch slice `lane` (while recording).
-    static func enterLane(_ lane: Int) {
+    /// Runs `body` as batch slice `lane`: while recording, its calls are filed under that lane.
+    @inline(__always)
+    static func runAsLane(_ lane: Int, _ body: () -> Void) {
+        guard _slowPath(isRecordingMatrixProducts) else { return body() }
         pthread_setspecific(laneKey, UnsafeRawPointer(bitPattern: lane + 1))
-    }
-
-    /// Marks the calling thread as outside any batch slice again.
-    static func leaveLane() {
-        pthread_setspecific(laneKey, nil)
+        defer { pthread_setspecific(laneKey, nil) }
+        body()
     }
 
     static func note(_ call: Call) {
