@@ -39,13 +39,11 @@ final class TrainNanoGPTParityTests: XCTestCase {
         }
         // Each of nanoGPT's estimates (iteration, train, val) is among ours at that iteration.
         let evals = try fixture.doubles("evals")
-        let records = try String(contentsOfFile: config.out_dir + "/metrics.jsonl", encoding: .utf8)
-            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .filter { $0["event"] as? String == "eval" }
+        let records = try MetricsLog.read(path: config.out_dir + "/metrics.jsonl").filter { $0.event == .eval }
         XCTAssertEqual(evals.count, 9, "nanoGPT evaluated at 0, 5 and 10")
         for e in stride(from: 0, to: evals.count, by: 3) {
-            let record = try XCTUnwrap(records.first { $0["iter"] as? Int == Int(evals[e]) }, "an evaluation at \(evals[e])")
-            let train = try XCTUnwrap(record["loss"] as? Double), val = try XCTUnwrap(record["val_loss"] as? Double)
+            let record = try XCTUnwrap(records.first { $0.iter == Int(evals[e]) }, "an evaluation at \(evals[e])")
+            let train = record.loss, val = try XCTUnwrap(record.valLoss)
             XCTAssertEqual(train, evals[e + 1], accuracy: 2e-5 * evals[e + 1], "train estimate at \(evals[e])")
             XCTAssertEqual(val, evals[e + 2], accuracy: 2e-5 * evals[e + 2], "val estimate at \(evals[e])")
         }
