@@ -77,6 +77,32 @@ public protocol Communicator: AnyObject, Sendable {
     /// rank's `buffer` holds all blocks. Every rank passes the same `counts`; a count may be zero.
     func allgather<T: CollectiveElement>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws
 
+    /// Starts a ring reduce-scatter of Float32 blocks in place and returns at once: `buffer`
+    /// holds every rank's block one after another (`counts`, one per rank, the same on every
+    /// rank); when the request completes, rank `r`'s block holds the sum over ranks of that
+    /// block (the other blocks hold partial sums). `wire` `.bfloat16` sends half the bytes and
+    /// adds what arrives in Float32. `buffer` must not be touched until the request completes;
+    /// operations started on every rank in the same order may be in flight together, and
+    /// progress while the caller computes (see `RingEngine`).
+    func startReduceScatter(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int],
+                            wire: WireFormat) throws -> CollectiveRequest
+
+    /// Starts a ring allgather of Float32 blocks in place (Float32 on the wire): each rank's own
+    /// block (`counts` as in `startReduceScatter`) reaches every rank.
+    func startAllgather(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws -> CollectiveRequest
+
+    /// Starts a ring allreduce (sum) of Float32 values in place: a reduce-scatter over the blocks
+    /// `counts` followed by an allgather. With `.bfloat16` every rank ends with the same values,
+    /// each sum rounded once to bfloat16.
+    func startAllreduce(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int],
+                        wire: WireFormat) throws -> CollectiveRequest
+
+    /// Sends `buffer` to rank `destination` (`MPI_Send`); the peer calls `receive` with the same count.
+    func send<T: CollectiveElement>(_ buffer: UnsafeBufferPointer<T>, to destination: Int) throws
+
+    /// Receives `buffer.count` elements from rank `source` into `buffer` (`MPI_Recv`).
+    func receive<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, from source: Int) throws
+
     /// Ends every rank of the job at once with `code` (`MPI_Abort`); for a rank that fails on
     /// its own, where waiting for the others would hang them in their next collective.
     func abort(code: Int32) -> Never

@@ -39,6 +39,22 @@ public struct CollectiveUsageError: Error, CustomStringConvertible, LocalizedErr
 
 /// Checks shared by both communicators, so they reject the same calls with the same text.
 enum CollectiveChecks {
+    /// Checks the blocks of a ring collective: one non-negative count per rank, adding up to the buffer.
+    static func ring(_ operation: String, bufferCount: Int, counts: [Int], size: Int) throws {
+        guard counts.count == size, counts.allSatisfy({ $0 >= 0 }), counts.reduce(0, +) == bufferCount else {
+            throw CollectiveUsageError(
+                operation: operation,
+                problem: "counts \(counts) must be \(size) non-negative block sizes adding up to the buffer's \(bufferCount) elements")
+        }
+    }
+
+    /// Checks the peer of a point-to-point call.
+    static func peer(_ operation: String, _ peer: Int, rank: Int, size: Int) throws {
+        guard peer >= 0 && peer < size && peer != rank else {
+            throw CollectiveUsageError(operation: operation, problem: "rank \(peer) is not another rank (rank \(rank) of \(size))")
+        }
+    }
+
     static func reduceScatter(inputCount: Int, outputCount: Int, size: Int) throws {
         guard inputCount == outputCount * size else {
             throw CollectiveUsageError(

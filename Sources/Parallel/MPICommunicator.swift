@@ -40,11 +40,15 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func barrier() throws {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Barrier")
         try MPIRuntime.check(MPI_Barrier(comm), "MPI_Barrier")
     }
 
     public func broadcast<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Bcast")
         guard let base = buffer.baseAddress else { return }
         try forEachChunk(count: buffer.count) { offset, n in
@@ -54,6 +58,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func allreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReductionOp) throws {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Allreduce")
         guard let base = buffer.baseAddress else { return }
         try forEachChunk(count: buffer.count) { offset, n in
@@ -66,6 +72,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func startAllreduce<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>,
                                                      op: ReductionOp) throws -> CollectiveRequest {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Iallreduce")
         guard let base = buffer.baseAddress else { return CompletedRequest() }
         var requests: [MPI_Request?] = []
@@ -89,6 +97,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                                     into output: UnsafeMutableBufferPointer<T>,
                                                     op: ReductionOp) throws {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Reduce_scatter_block")
         try CollectiveChecks.reduceScatter(inputCount: input.count, outputCount: output.count, size: size)
         guard let source = input.baseAddress, let target = output.baseAddress else { return }
@@ -112,6 +122,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
 
     public func allgather<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                                 into output: UnsafeMutableBufferPointer<T>) throws {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Allgather")
         try CollectiveChecks.allgather(inputCount: input.count, outputCount: output.count, size: size)
         guard let source = input.baseAddress, let target = output.baseAddress else { return }
@@ -131,6 +143,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func reduceScatter<T: CollectiveElement>(_ input: UnsafeBufferPointer<T>,
                                                     into output: UnsafeMutableBufferPointer<T>,
                                                     counts: [Int], op: ReductionOp) throws {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Reduce_scatter")
         try CollectiveChecks.reduceScatter(inputCount: input.count, outputCount: output.count,
                                            counts: counts, rank: rank, size: size)
@@ -158,6 +172,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     }
 
     public func allgather<T: CollectiveElement>(inPlace buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try ensureRunning("MPI_Allgatherv")
         try CollectiveChecks.allgather(bufferCount: buffer.count, counts: counts, size: size)
         // Every rank passed the same counts, so an empty buffer returns on every rank alike.
@@ -174,6 +190,76 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
             for root in 0..<size {
                 try broadcast(UnsafeMutableBufferPointer(start: base + starts[root], count: counts[root]), root: root)
             }
+        }
+    }
+
+    /// Values per message of the ring collectives (2 MiB of Float32; the staging buffers are
+    /// sized by the value at the first ring operation, later values may only be smaller).
+    public var ringSegmentElements = 512 * 1024
+    /// Messages in flight per direction in the ring collectives.
+    public var ringDepth = 4
+    private var engine: RingEngine?
+
+    /// The ring engine, made (collectively: `MPI_Comm_dup`) by the first ring operation.
+    private func ringEngine() throws -> RingEngine {
+        if let engine { return engine }
+        let microseconds = ProcessInfo.processInfo.environment["GPT_DIST_PROGRESS_US"].flatMap { UInt32($0) } ?? 200
+        let made = try RingEngine(duplicating: comm, rank: rank, size: size, segmentElements: ringSegmentElements,
+                                  depth: ringDepth, progressInterval: max(1, microseconds))
+        engine = made
+        return made
+    }
+
+    private func startRing(_ name: String, _ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int],
+                           kind: RingOperation.Kind, wire: WireFormat) throws -> CollectiveRequest {
+        try ensureRunning(name)
+        try CollectiveChecks.ring(name, bufferCount: buffer.count, counts: counts, size: size)
+        guard size > 1, let base = buffer.baseAddress else { return CompletedRequest() }
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
+        let engine = try ringEngine()
+        let operation = RingOperation(base: base, counts: counts, kind: kind, wire: wire, rank: rank, size: size,
+                                      segmentElements: max(1, min(ringSegmentElements, engine.segmentElements)),
+                                      engine: engine)
+        engine.enqueue(operation)
+        return operation
+    }
+
+    public func startReduceScatter(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int],
+                                   wire: WireFormat) throws -> CollectiveRequest {
+        try startRing("startReduceScatter", buffer, counts: counts, kind: .reduceScatter, wire: wire)
+    }
+
+    public func startAllgather(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws -> CollectiveRequest {
+        try startRing("startAllgather", buffer, counts: counts, kind: .allgather, wire: .float32)
+    }
+
+    public func startAllreduce(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int],
+                               wire: WireFormat) throws -> CollectiveRequest {
+        try startRing("startAllreduce", buffer, counts: counts, kind: .allreduce, wire: wire)
+    }
+
+    public func send<T: CollectiveElement>(_ buffer: UnsafeBufferPointer<T>, to destination: Int) throws {
+        try ensureRunning("MPI_Send")
+        try CollectiveChecks.peer("send", destination, rank: rank, size: size)
+        guard let base = buffer.baseAddress else { return }
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
+        try forEachChunk(count: buffer.count) { offset, n in
+            try MPIRuntime.check(MPI_Send(base + offset, n, T.collectiveDatatype.mpi, Int32(destination), 11, comm),
+                                 "MPI_Send")
+        }
+    }
+
+    public func receive<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, from source: Int) throws {
+        try ensureRunning("MPI_Recv")
+        try CollectiveChecks.peer("receive", source, rank: rank, size: size)
+        guard let base = buffer.baseAddress else { return }
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
+        try forEachChunk(count: buffer.count) { offset, n in
+            try MPIRuntime.check(MPI_Recv(base + offset, n, T.collectiveDatatype.mpi, Int32(source), 11, comm,
+                                          cmpi_status_ignore()), "MPI_Recv")
         }
     }
 

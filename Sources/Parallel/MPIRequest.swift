@@ -15,6 +15,8 @@ final class MPIRequest: CollectiveRequest {
 
     func test() throws -> Bool {
         if isComplete { return true }
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         var flag: Int32 = 0
         try MPIRuntime.check(MPI_Testall(Int32(requests.count), &requests, &flag, cmpi_statuses_ignore()),
                              "MPI_Testall")
@@ -24,6 +26,8 @@ final class MPIRequest: CollectiveRequest {
 
     func wait() throws {
         if isComplete { return }
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
         try MPIRuntime.check(MPI_Waitall(Int32(requests.count), &requests, cmpi_statuses_ignore()),
                              "MPI_Waitall")
         complete()

@@ -5,6 +5,10 @@ import Foundation
 /// (`MPI_Finalize`, also registered with `atexit`), plus the calls that are legal without it.
 public enum MPIRuntime {
     private static let lock = NSLock()
+    /// Held around every MPI call of the process (the collectives, the ring engine's progress
+    /// thread, finalisation), which is what `MPI_THREAD_SERIALIZED` asks. Recursive, so a
+    /// collective may be built on another.
+    static let callLock = NSRecursiveLock()
 
     /// True once `MPI_Init_thread` has run in this process (`MPI_Initialized`).
     public static var isInitialized: Bool {
@@ -19,6 +23,9 @@ public enum MPIRuntime {
         MPI_Finalized(&flag)
         return flag != 0
     }
+
+    /// `isFinalized` for a caller that holds `callLock`.
+    static var isFinalizedUnlocked: Bool { isFinalized }
 
     /// The MPI library's own version text (`MPI_Get_library_version`, e.g. "Open MPI v4.1.4, ...");
     /// the MPI standard allows this call before `MPI_Init`, so it does not start MPI.
@@ -62,7 +69,9 @@ public enum MPIRuntime {
         lock.lock()
         defer { lock.unlock() }
         guard isInitialized, !isFinalized else { return }
+        callLock.lock()
         MPI_Finalize()
+        callLock.unlock()
     }
 
     /// Turns an MPI return code into a thrown `MPIError` carrying MPI's text for it.

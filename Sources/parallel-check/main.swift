@@ -163,6 +163,76 @@ func runBlockChecks(_ comm: any Communicator, _ report: Report, prefix: String, 
     }
 }
 
+/// The ring collectives (`startReduceScatter`, `startAllgather`, `startAllreduce`) over blocks
+/// `counts`, Float32 and bfloat16 on the wire, all three in flight at once and waited for in
+/// reverse order. Values are small integers, exact in bfloat16 and in every partial sum.
+func runRingChecks(_ comm: any Communicator, _ report: Report, prefix: String, counts: [Int]) {
+    let r = comm.rank, s = comm.size
+    let starts = counts.indices.map { counts[..<$0].reduce(0, +) }
+    let total = counts.reduce(0, +)
+    // Element g on rank q holds (q + 1) * (g % 5 + 1): the sum over ranks is s(s+1)/2 * (g % 5 + 1).
+    func own(_ q: Int, _ g: Int) -> Float { Float((q + 1) * (g % 5 + 1)) }
+    func sum(_ g: Int) -> Float { Float(s * (s + 1) / 2 * (g % 5 + 1)) }
+    for wire in WireFormat.allCases {
+        let name = prefix + "ring_" + (wire == .float32 ? "" : "bf16_")
+        var scattered = (0..<total).map { own(r, $0) }
+        var gathered = [Float](repeating: -1, count: total)
+        for j in 0..<counts[r] { gathered[starts[r] + j] = Float(100 * r + j) }
+        var reduced = (0..<(total + 3)).map { own(r, $0) }
+        let reducedCounts = counts.enumerated().map { $0.offset == 0 ? $0.element + 3 : $0.element }
+        var failure: Error?
+        do {
+            try scattered.withUnsafeMutableBufferPointer { a in
+                try gathered.withUnsafeMutableBufferPointer { b in
+                    try reduced.withUnsafeMutableBufferPointer { c in
+                        let first = try comm.startReduceScatter(inPlace: a, counts: counts, wire: wire)
+                        let second = try comm.startAllgather(inPlace: b, counts: counts)
+                        let third = try comm.startAllreduce(inPlace: c, counts: reducedCounts, wire: wire)
+                        try third.wait()
+                        try second.wait()
+                        while try !first.test() {}
+                    }
+                }
+            }
+        } catch {
+            failure = error
+        }
+        if let failure {
+            report.line(name + "reduce_scatter", ok: false, "error=\(failure)")
+            continue
+        }
+        report.check(name + "reduce_scatter") { () -> (got: [Float], expected: [Float]) in
+            (Array(scattered[starts[r]..<(starts[r] + counts[r])]), (starts[r]..<(starts[r] + counts[r])).map(sum))
+        }
+        report.check(name + "allgather") { () -> (got: [Float], expected: [Float]) in
+            (gathered, (0..<s).flatMap { q in (0..<counts[q]).map { Float(100 * q + $0) } })
+        }
+        report.check(name + "allreduce") { () -> (got: [Float], expected: [Float]) in
+            (reduced, (0..<(total + 3)).map(sum))
+        }
+    }
+}
+
+/// Each rank sends rank 0 its values; rank 0 checks what it received from each.
+func runPointToPointChecks(_ comm: any Communicator, _ report: Report) {
+    let r = comm.rank, s = comm.size
+    report.check("send_receive") { () -> (got: [Double], expected: [Double]) in
+        guard s > 1 else { return ([], []) }
+        if r == 0 {
+            var got: [Double] = []
+            for q in 1..<s {
+                var values = [Double](repeating: -1, count: 3)
+                try values.withUnsafeMutableBufferPointer { try comm.receive($0, from: q) }
+                got += values
+            }
+            return (got, (1..<s).flatMap { q in [Double(q), Double(q) + 0.5, -Double(q)] })
+        }
+        let values = [Double(r), Double(r) + 0.5, -Double(r)]
+        try values.withUnsafeBufferPointer { try comm.send($0, to: 0) }
+        return ([], [])
+    }
+}
+
 func runTypedChecks(_ comm: any Communicator, _ report: Report) {
     let r = comm.rank, s = comm.size
     report.check("allreduce_sum_double") { () -> (got: [Double], expected: [Double]) in
@@ -327,6 +397,8 @@ func main() -> Int32 {
         runBlockChecks(comm, report, prefix: "empty_block_", counts: (0..<comm.size).map { $0 == 0 ? 0 : $0 + 2 })
         runTypedChecks(comm, report)
         runUsageChecks(comm, report)
+        runRingChecks(comm, report, prefix: "", counts: (0..<comm.size).map { 60 * $0 + 37 })
+        runPointToPointChecks(comm, report)
         // The same collectives on buffers split into several MPI calls of at most 4 elements.
         if let mpi = comm as? MPICommunicator {
             mpi.maxElementsPerCall = 4
@@ -334,6 +406,9 @@ func main() -> Int32 {
             // Blocks of 5, 9, 13, ... elements: every block is longer than one call.
             runBlockChecks(comm, report, prefix: "chunked_", counts: (0..<comm.size).map { 4 * $0 + 5 })
             mpi.maxElementsPerCall = Int(Int32.max)
+            // Ring blocks in segments of 5 values (several messages per block, one block empty).
+            mpi.ringSegmentElements = 5
+            runRingChecks(comm, report, prefix: "segmented_", counts: (0..<comm.size).map { $0 == 1 ? 0 : 7 * $0 + 23 })
         }
     }
     try? comm.barrier()

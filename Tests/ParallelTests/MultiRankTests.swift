@@ -6,7 +6,7 @@ import XCTest
 /// against values computed here, independently of the checker's own expectations.
 final class MultiRankTests: XCTestCase {
     /// Checks every rank must report (the chunked ones exercise buffers split across MPI calls).
-    static let checks = [
+    static let checks: [String] = [
         "world", "barrier", "broadcast", "allreduce_sum", "allreduce_average", "allreduce_max", "allreduce_min",
         "reduce_scatter_sum", "reduce_scatter_average", "allgather", "iallreduce_sum", "iallreduce_average",
         "allreduce_sum_double", "allreduce_average_double", "allreduce_max_double", "allreduce_min_double",
@@ -14,10 +14,21 @@ final class MultiRankTests: XCTestCase {
         "allreduce_sum_uint64", "allreduce_max_uint64", "allreduce_scalar", "usage_error",
         "chunked_broadcast", "chunked_allreduce_sum", "chunked_allreduce_average", "chunked_allreduce_max",
         "chunked_reduce_scatter_sum", "chunked_allgather", "chunked_iallreduce_sum", "chunked_iallreduce_average",
-        "usage_error_reduce_scatter_v", "usage_error_allgather_v",
-    ] + ["", "empty_block_", "chunked_"].flatMap { prefix in
+        "usage_error_reduce_scatter_v", "usage_error_allgather_v", "send_receive",
+    ] + ringChecks + ["", "empty_block_", "chunked_"].flatMap { prefix in
         ["reduce_scatter_v_sum", "reduce_scatter_v_average", "allgather_v_in_place"].map { prefix + $0 }
     }
+
+    /// The ring collectives, Float32 and bfloat16 on the wire, whole and in segments of 5 values.
+    static let ringChecks: [String] = {
+        var names: [String] = []
+        for prefix in ["", "segmented_"] {
+            for ring in ["ring_", "ring_bf16_"] {
+                for operation in ["reduce_scatter", "allgather", "allreduce"] { names.append(prefix + ring + operation) }
+            }
+        }
+        return names
+    }()
 
     /// The per-rank block sizes parallel-check uses for each prefix of the `_v` checks.
     static func blockCounts(prefix: String, size s: Int) -> [Int] {
