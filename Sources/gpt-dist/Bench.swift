@@ -2,12 +2,15 @@ import ArgumentParser
 import CBLAS
 import Foundation
 import GPT
+import Parallel
 
-/// `gpt-dist bench`: times training steps (forward, backward, clipping, AdamW) of a model shape on
-/// random tokens and reports them against the sgemm peak measured on the same machine.
+/// `gpt-dist bench`: times training steps (forward, backward, gradient exchange, clipping, AdamW)
+/// of a model shape on random tokens and reports them against the sgemm peak measured on the
+/// same machine. Under `mpirun` every rank runs the data-parallel step of the trainer on its own
+/// batch, and bench adds the global tokens/s, the exposed communication and the bytes sent.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time forward + backward + AdamW of a model shape on random tokens; report ms/iter, tokens/s, GFLOP/s, MFU and peak RSS.")
+        abstract: "Time forward + backward + exchange + AdamW of a model shape on random tokens; report ms/iter, tokens/s, GFLOP/s, MFU and peak RSS (and, under mpirun, global tokens/s, exposed communication, bytes sent, scaling efficiency).")
 
     enum Preset: String, ExpressibleByArgument, CaseIterable {
         case shakespeareCPU = "shakespeare-cpu", shakespeareGPU = "shakespeare-gpu", gpt2 = "gpt2-124m"
@@ -38,6 +41,26 @@ struct Bench: ParsableCommand {
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 1337
     @Flag(help: "Run the whole batch kernel by kernel on all threads instead of one batch slice per thread.")
     var noBatchSplit = false
+    @Option(name: .customLong("bucket-mb"), help: "Under mpirun: megabytes per gradient bucket (0 = one exchange after backward).")
+    var bucketMB: Double = 25
+    @Option(name: .customLong("zero-stage"), help: "Under mpirun: 1 = AdamW moments sharded over ranks (ZeRO-1), 0 = every rank keeps them all.")
+    var zeroStage: Int = 1
+    @Option(name: .customLong("grad-reduce-dtype"), help: "Under mpirun: float32 or bfloat16 gradients on the wire.")
+    var gradReduceDtype: String = "float32"
+    @Flag(name: .customLong("compare-single"), help: "Under mpirun: also time every rank alone (no exchange) and print the scaling efficiency.")
+    var compareSingle = false
+    @Option(name: .customLong("baseline-ms"), help: "One rank's ms/iter of the same shape: print the scaling efficiency against it.")
+    var baselineMs: Double?
+
+    /// What timing one setup gave.
+    struct Timing {
+        var times: [Double]  // ms per step, start to start
+        var meanMs: Double  // the timed steps' wall time (last allgather included) over their count
+        var lastLoss: Float
+        var cpuPerIter: Double
+        var exposedMs: Double  // per step
+        var bytesPerStep: Double
+    }
 
     func run() throws {
         let base = (preset ?? .shakespeareCPU).shape
@@ -47,64 +70,75 @@ struct Bench: ParsableCommand {
         let batch = batchSize ?? base.4
         guard batch > 0 else { throw ValidationError("--batch-size must be positive") }
         guard iters > 0, warmup >= 0 else { throw ValidationError("--iters must be positive and --warmup >= 0") }
+        guard bucketMB >= 0 else { throw ValidationError("--bucket-mb must be 0 or more") }
+        guard zeroStage == 0 || zeroStage == 1 else { throw ValidationError("--zero-stage must be 0 or 1") }
+        guard let wire = WireFormat(rawValue: gradReduceDtype) else {
+            throw ValidationError("--grad-reduce-dtype must be float32 or bfloat16")
+        }
         try config.validate()
-        let threadCount = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let world = try World.communicator()
+        let threadCount = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / world.localSize)
         guard threadCount > 0 else { throw ValidationError("--threads must be positive") }
-
-        let model = try GPTModel(config: config, seed: seed, threads: threadCount)
-        model.splitsBatchAcrossThreads = !noBatchSplit
-        let optimizer = AdamW(model: model)
+        let settings = GradientExchange.Settings(bucketElements: GradientExchange.Settings.bucketElements(megabytes: bucketMB),
+                                                 zeroStage: zeroStage, wire: wire)
         let t = config.blockSize, tokensPerIter = batch * t
-        var rng = RandomGenerator(seed: seed &+ 1)
-        let batches = (0..<4).map { _ in
-            (0..<(tokensPerIter * 2)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(config.vocabSize)) }
-        }
-        model.reserve(batchSize: batch, sequenceLength: t)
+        let parallel = world.size > 1
 
-        func forwardBackward(_ tokens: [Int32]) throws -> Float {
-            model.zeroGradients()
-            let loss = try tokens.withUnsafeBufferPointer { p in
-                try model.forward(inputs: UnsafeBufferPointer(rebasing: p[0..<tokensPerIter]),
-                                  targets: UnsafeBufferPointer(rebasing: p[tokensPerIter...]),
-                                  batchSize: batch, sequenceLength: t)
-            }
-            model.backward()
-            return loss
-        }
-
-        var times: [Double] = []
-        var lastLoss: Float = 0
-        var cpuStart = 0.0
-        for i in 0..<(warmup + iters) {
-            if i == warmup { cpuStart = processCPUSeconds() }
-            let tokens = batches[i % batches.count]
-            let start = DispatchTime.now().uptimeNanoseconds
-            lastLoss = try forwardBackward(tokens)
-            optimizer.step(model: model, learningRate: 1e-4, maxGradNorm: 1)
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            if i >= warmup { times.append(elapsed) }
-        }
-        let cpuPerIter = (processCPUSeconds() - cpuStart) / Double(iters) * 1e3
+        // The data-parallel step, then (with --compare-single) each rank alone.
+        var products: (calls: Int, flops: Double, seconds: Double)?
+        let timing = try measure(config: config, batch: batch, threads: threadCount, communicator: world,
+                                 settings: settings, products: &products)
         let rss = peakRSSMiB()
-        // The step's matrix products alone (AdamW and clipping make none).
-        let replays = min(40, max(3, Int(1000 / times.min()!)))  // about a second of replays
-        let products = try model.timeMatrixProducts(of: { _ = try forwardBackward(batches[0]) }, repeats: replays)
+        var single: Timing?
+        if compareSingle && parallel {
+            var none: (calls: Int, flops: Double, seconds: Double)?
+            try world.barrier()
+            single = try measure(config: config, batch: batch, threads: threadCount, communicator: LocalCommunicator(),
+                                 settings: settings, products: &none)
+            try world.barrier()
+        }
         let peak = measureSgemmPeak()
 
-        let sorted = times.sorted()
-        let best = sorted[0], median = sorted[sorted.count / 2]
+        // Figures over the ranks: the slowest rank sets the pace; exposed time and bytes as the mean.
+        var figures = [timing.meanMs, timing.exposedMs, timing.bytesPerStep, rss, single?.meanMs ?? 0]
+        if parallel {
+            var slowest = [figures[0], figures[4], rss]
+            try world.allreduce(&slowest, op: .max)
+            try world.allreduce(&figures, op: .sum)
+            figures = figures.map { $0 / Double(world.size) }
+            figures[0] = slowest[0]
+            figures[4] = slowest[1]
+            figures[3] = slowest[2]
+        }
+        guard world.rank == 0 else { return }
+        let sorted = timing.times.sorted()
+        let best = sorted[0], median = sorted[sorted.count / 2], mean = figures[0]
         let n = Double(config.parameterCount(nonEmbedding: true))
         let flopsPerToken = 6 * n + 12 * Double(config.nLayer * config.nHead * config.headSize * t)
         let flopsPerIter = flopsPerToken * Double(tokensPerIter)
-        let achieved = flopsPerIter / (best / 1e3) / 1e9
+        let timed = parallel ? mean : best
+        let achieved = flopsPerIter / (timed / 1e3) / 1e9
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         print("model        n_layer \(config.nLayer), n_head \(config.nHead), n_embd \(config.nEmbd), block \(t), batch \(batch), vocab \(config.vocabSize), bias \(config.bias), dropout \(config.dropout) (\(f(n / 1e6, 2))M params)")
-        let mode = model.splitsBatchAcrossThreads && batch > 1 && threadCount > 1 ? "batch split across threads" : "kernel by kernel"
+        let mode = !noBatchSplit && batch > 1 && threadCount > 1 ? "batch split across threads" : "kernel by kernel"
         print("threads      \(threadCount) (\(mode); OpenBLAS \(String(cString: openblas_get_corename())))")
-        print("ms/iter      \(f(best, 2)) best, \(f(median, 2)) median of \(iters) (after \(warmup) warm-up); loss \(f(Double(lastLoss), 4))")
-        print("cpu ms/iter  \(f(cpuPerIter, 2)) (CPU time of all threads, mean; spinning BLAS threads included)")
-        print("tokens/s     \(f(Double(tokensPerIter) / (best / 1e3), 0))")
-        print("GFLOP/s      \(f(achieved)) (nanoGPT accounting: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter)")
+        if parallel {
+            print("ranks        \(world.size) (bucket_mb \(bucketMB), zero_stage \(zeroStage), grad_reduce_dtype \(wire.rawValue)); batch \(batch) per rank")
+            print("ms/iter      \(f(mean, 2)) mean (slowest rank; \(f(best, 2)) best, \(f(median, 2)) median on rank 0) of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
+        } else {
+            print("ms/iter      \(f(best, 2)) best, \(f(median, 2)) median of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
+        }
+        print("cpu ms/iter  \(f(timing.cpuPerIter, 2)) (CPU time of all threads, mean; spinning BLAS threads included)")
+        print("tokens/s     \(f(Double(tokensPerIter * world.size) / (timed / 1e3), 0))\(parallel ? " (all ranks)" : "")")
+        if parallel {
+            print("exposed comm \(f(figures[1], 2)) ms/iter (\(f(100 * figures[1] / mean)) % of the step; the time a rank waits on the network, mean over ranks)")
+            print("bytes/rank   \(f(figures[2] / 1e6, 2)) MB sent per rank per step")
+            let baseline = single != nil ? figures[4] : baselineMs
+            if let baseline {
+                print("efficiency   \(f(baseline / mean, 3)) (one rank alone: \(f(baseline, 2)) ms/iter\(single != nil ? ", slowest of the ranks run alone" : ", given"); global tokens/s ÷ \(world.size) × one rank's)")
+            }
+        }
+        print("GFLOP/s      \(f(achieved)) (nanoGPT accounting: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(parallel ? " per rank" : ""))")
         if let products {
             let ms = products.seconds * 1e3
             print("sgemm only   \(f(ms, 2)) ms/iter best: the step's \(products.calls) sgemm calls (\(f(products.flops / 1e9, 3)) GFLOP) replayed alone, \(f(products.flops / products.seconds / 1e9)) GFLOP/s; everything else \(f(best - ms, 2)) ms")
@@ -113,7 +147,65 @@ struct Bench: ParsableCommand {
         }
         print("sgemm peak   \(f(peak)) GFLOP/s (\(threadCount) threads)")
         print("MFU          \(f(100 * achieved / peak))% of the measured sgemm peak")
-        print("peak RSS     \(f(rss)) MiB")
+        print("peak RSS     \(f(figures[3])) MiB\(parallel ? " (largest rank)" : "")")
+    }
+
+    /// Times `warmup + iters` data-parallel steps over `communicator` (this rank's tokens drawn
+    /// from the seed and the rank), then records and replays their matrix products.
+    private func measure(config: GPTConfig, batch: Int, threads: Int, communicator: any Communicator,
+                         settings: GradientExchange.Settings,
+                         products: inout (calls: Int, flops: Double, seconds: Double)?) throws -> Timing {
+        let model = try GPTModel(config: config, seed: seed, threads: threads)
+        model.splitsBatchAcrossThreads = !noBatchSplit
+        let step = DataParallelStep(model: model, communicator: communicator, settings: settings)
+        let t = config.blockSize, tokensPerIter = batch * t
+        var rng = RandomGenerator(seed: seed &+ 1 &+ UInt64(communicator.rank) &* 7919)
+        let batches = (0..<4).map { _ in
+            (0..<(tokensPerIter * 2)).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(config.vocabSize)) }
+        }
+        model.reserve(batchSize: batch, sequenceLength: t)
+
+        func forward(_ tokens: [Int32]) throws -> Float {
+            try tokens.withUnsafeBufferPointer { p in
+                try model.forward(inputs: UnsafeBufferPointer(rebasing: p[0..<tokensPerIter]),
+                                  targets: UnsafeBufferPointer(rebasing: p[tokensPerIter...]),
+                                  batchSize: batch, sequenceLength: t)
+            }
+        }
+
+        var times: [Double] = []
+        var lastLoss: Float = 0
+        var cpuStart = 0.0, wallStart: UInt64 = 0
+        for i in 0..<(warmup + iters) {
+            if i == warmup {
+                try step.exchange.finishParameters()
+                try communicator.barrier()
+                step.exchange.resetCounters()
+                cpuStart = processCPUSeconds()
+                wallStart = DispatchTime.now().uptimeNanoseconds
+            }
+            let tokens = batches[i % batches.count]
+            let start = DispatchTime.now().uptimeNanoseconds
+            var loss: Float = 0
+            _ = try step.run(microSteps: 1, lossScale: 1, learningRate: 1e-4, maxGradNorm: 1,
+                             microStep: { _ in loss = try forward(tokens) }, scalars: { [] })
+            lastLoss = loss
+            if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+        }
+        try step.exchange.finishParameters()
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e6
+        let timing = Timing(times: times, meanMs: wall / Double(iters), lastLoss: lastLoss,
+                            cpuPerIter: (processCPUSeconds() - cpuStart) / Double(iters) * 1e3,
+                            exposedMs: step.exchange.exposedSeconds * 1e3 / Double(iters),
+                            bytesPerStep: Double(step.exchange.bytesSent) / Double(iters))
+        // The step's matrix products alone (AdamW, clipping and the exchange make none).
+        let replays = min(40, max(3, Int(1000 / times.min()!)))  // about a second of replays
+        products = try model.timeMatrixProducts(of: {
+            model.zeroGradients()
+            _ = try forward(batches[0])
+            model.backward()
+        }, repeats: replays)
+        return timing
     }
 
     /// Best GFLOP/s of a 2048³ sgemm with the current OpenBLAS thread count.

@@ -4,8 +4,10 @@ import Foundation
 /// decay on every tensor of 2 or more dimensions (Linear weights and both embeddings; lm_head is
 /// wte, counted once), none on biases and LayerNorm weights.
 ///
-/// The first and second moments `m` and `v` share the model's `ParameterLayout`, so a checkpoint
-/// stores them under the same names as the parameters.
+/// It updates one `range` of the flat buffers and keeps the first and second moments `m` and `v`
+/// of that range only: the whole buffer on one rank, the rank's shard under ZeRO stage 1 (so the
+/// moments take 1/N of the memory). The moments follow the model's `ParameterLayout`, so a
+/// checkpoint stores them under the parameters' names.
 public final class AdamW {
     /// β₁ (nanoGPT default 0.9).
     public var beta1: Float
@@ -18,9 +20,12 @@ public final class AdamW {
     /// Steps taken so far; the bias correction of the next step uses `stepCount + 1`. Set it when
     /// restoring a checkpoint.
     public var stepCount: Int = 0
-    /// First moments, `layout.count` floats.
+    /// The part of the flat buffers this optimizer updates and keeps moments for: all of them
+    /// on one rank, this rank's shard under ZeRO stage 1.
+    public let range: Range<Int>
+    /// First moments of `range` (`m[i]` belongs to flat index `range.lowerBound + i`).
     public let m: UnsafeMutableBufferPointer<Float>
-    /// Second moments, `layout.count` floats.
+    /// Second moments of `range`.
     public let v: UnsafeMutableBufferPointer<Float>
     /// The layout of the model it optimises.
     public let layout: ParameterLayout
@@ -28,17 +33,22 @@ public final class AdamW {
     /// Contiguous runs of the flat buffer with one weight-decay setting.
     private let groups: [(range: Range<Int>, decays: Bool)]
 
-    public init(layout: ParameterLayout, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8,
-                weightDecay: Float = 0.1, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    /// An optimizer of the parameters in `range` of `layout`'s flat buffers (all by default).
+    public init(layout: ParameterLayout, range: Range<Int>? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
+                eps: Float = 1e-8, weightDecay: Float = 0.1,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        let range = range ?? 0..<layout.count
+        precondition(range.lowerBound >= 0 && range.upperBound <= layout.count, "AdamW range outside the layout")
         self.layout = layout
+        self.range = range
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
         self.weightDecay = weightDecay
         splitter = WorkSplitter(threads: threads, grain: 16_384)
-        m = .allocate(capacity: layout.count)
+        m = .allocate(capacity: max(1, range.count))
         m.initialize(repeating: 0)
-        v = .allocate(capacity: layout.count)
+        v = .allocate(capacity: max(1, range.count))
         v.initialize(repeating: 0)
         var groups: [(Range<Int>, Bool)] = []
         for t in layout.tensors {
@@ -51,10 +61,11 @@ public final class AdamW {
         self.groups = groups
     }
 
-    /// An optimizer for `model`, using the model's thread count.
-    public convenience init(model: GPTModel, beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8,
-                            weightDecay: Float = 0.1) {
-        self.init(layout: model.layout, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
+    /// An optimizer for `model` (of the parameters in `range`, all by default), using the
+    /// model's thread count.
+    public convenience init(model: GPTModel, range: Range<Int>? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
+                            eps: Float = 1e-8, weightDecay: Float = 0.1) {
+        self.init(layout: model.layout, range: range, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
                   threads: model.threads)
     }
 
@@ -70,21 +81,15 @@ public final class AdamW {
         stepCount = 0
     }
 
-    /// One AdamW step of `parameters` along `gradients` (both in this optimizer's layout) at
-    /// `learningRate`, exactly as `torch.optim.AdamW`'s single-tensor update.
-    /// `gradientScale` multiplies every gradient as it is read (the clipping coefficient, so
-    /// clipping costs no pass of its own).
-    ///
-    /// With `range`, only the parameters and moments at those indices of the flat buffer are
-    /// updated, and `gradients` holds just their gradients (`gradients[j]` belongs to index
-    /// `range.lowerBound + j`): the share of a rank in a sharded step. The step count advances
-    /// either way, so every shard applies the same bias correction.
+    /// One AdamW step of the parameters in `range` along their gradients (both buffers in this
+    /// optimizer's layout; only `range` of either is read or written) at `learningRate`,
+    /// exactly as `torch.optim.AdamW`'s single-tensor update. `gradientScale` multiplies every
+    /// gradient as it is read (the clipping coefficient, so clipping costs no pass of its own).
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
-                     learningRate: Float, gradientScale: Float = 1, range: Range<Int>? = nil) {
-        let range = range ?? 0..<layout.count
-        precondition(parameters.count == layout.count && range.lowerBound >= 0 && range.upperBound <= layout.count
-                     && gradients.count == range.count)
-        stepCount += 1
+                     learningRate: Float, gradientScale: Float = 1) {
+        precondition(parameters.count == layout.count && gradients.count == layout.count)
+        stepCount += 1  // on every rank, so every shard applies the same bias correction
+        if range.isEmpty { return }
         let t = Double(stepCount)
         let b1 = Double(beta1), b2 = Double(beta2)
         let stepSize = Float(Double(learningRate) / (1 - pow(b1, t)))
@@ -93,7 +98,8 @@ public final class AdamW {
         // divisions per element made this loop compute-bound.
         let inverseCorrection2Sqrt = 1 / correction2Sqrt
         let p = parameters.baseAddress!, g = gradients.baseAddress!
-        let mm = m.baseAddress!, vv = v.baseAddress!
+        // Moments are indexed from the range's start.
+        let mm = m.baseAddress! - range.lowerBound, vv = v.baseAddress! - range.lowerBound
         let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
         let beta2 = self.beta2, eps = self.eps
         // One parallel region over the whole buffer; each chunk walks the groups it overlaps.
@@ -113,9 +119,8 @@ public final class AdamW {
                 if start >= end { continue }
                 let decay: Float = group.decays ? decayed : 1
                 let dv = group.decays ? decayV : one
-                // Pointers to the group's first element in this chunk (the gradients of a shard
-                // start at the shard's first index).
-                let p = p + start, mm = mm + start, vv = vv + start, g = g + (start - first)
+                // Pointers to the group's first element in this chunk.
+                let p = p + start, mm = mm + start, vv = vv + start, g = g + start
                 let n = end - start
                 var i = 0
                 while i &+ 8 <= n {
@@ -144,20 +149,11 @@ public final class AdamW {
         }
     }
 
-    /// `step` on a model's own buffers.
+    /// `step` on a model's own buffers (clip first with `GPTModel.clipGradients` as PyTorch
+    /// does; training clips through `gradientScale` in `DataParallelStep`).
     public func step(model: GPTModel, learningRate: Float) {
         step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
              learningRate: learningRate)
-    }
-
-    /// `clip_grad_norm_(maxGradNorm)` then `step` on a model's own buffers, the clipping applied as
-    /// the update reads the gradients (which are left unclipped). Returns the norm before clipping.
-    @discardableResult
-    public func step(model: GPTModel, learningRate: Float, maxGradNorm: Float) -> Float {
-        let norm = GradientClipping.globalNorm(UnsafeBufferPointer(model.gradients), threads: model.threads)
-        step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients), learningRate: learningRate,
-             gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm))
-        return norm
     }
 }
 

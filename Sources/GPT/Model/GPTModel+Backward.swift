@@ -32,6 +32,7 @@ extension GPTModel {
                     while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
                 }
             }
+            gradientsFinal?(0)
         }
     }
 
@@ -51,11 +52,16 @@ extension GPTModel {
                            inp: a.residual[config.nLayer], weight: params + layout.finalNormWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, rows: bt, columns: c,
                            partials: a.normPartials, splitter: p.splitter)
+        // One slice writes the gradients themselves: say how far they are final as it goes.
+        let announce = activeSlices == 1 ? gradientsFinal : nil
+        announce?(layout.blockStart(config.nLayer))
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             blockBackward(l, p, params: params, attention: attention)
+            announce?(layout.blockStart(l))
         }
         embeddingBackward(p)
+        announce?(0)
     }
 
     private func blockBackward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention) {

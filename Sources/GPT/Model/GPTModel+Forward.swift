@@ -95,11 +95,14 @@ extension GPTModel {
     private func forwardSlice(_ p: Pass, targets: Bool) -> Double {
         let c = config.nEmbd, v = config.vocabSize
         let params = parameters.baseAddress!
+        parametersNeeded?(layout.blockStart(0))
         embed(p, params: params)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in 0..<config.nLayer {
+            parametersNeeded?(layout.blockStart(l + 1))
             blockForward(l, p, params: params, attention: attention)
         }
+        parametersNeeded?(layout.count)
         let a = p.a
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual[config.nLayer],
                           weight: params + layout.finalNormWeight,

@@ -37,6 +37,17 @@ public final class GPTModel {
     /// Whether batches of several sequences are split across threads (see the type's notes);
     /// false runs every batch kernel by kernel on all threads.
     public var splitsBatchAcrossThreads = true
+    /// Told during `backward` how much of `gradients` is final: when called with `x`, every
+    /// index from `x` on holds its last value of this backward pass. Backward finishes the
+    /// buffer from the back (ln_f, then each block from the last, then the embeddings with
+    /// the tied wte at 0), so the calls come with decreasing `x` and the last is 0. A batch
+    /// split across threads sums its slices at the end, so it calls once, with 0. Data
+    /// parallelism starts sending gradients here while backward goes on; nil costs nothing.
+    public var gradientsFinal: ((Int) -> Void)?
+    /// Called by `forward` before it reads the parameters below `x` (the embeddings first, then
+    /// each block, then ln_f and lm_head): a caller still gathering parameters waits there for
+    /// the part it needs. Called from every slice's thread; nil costs nothing.
+    public var parametersNeeded: ((Int) -> Void)?
     /// Draws one key per training forward pass; every dropout mask of that pass derives from it.
     /// Save and restore it (`state`) to make a resumed run draw the same masks.
     public var dropoutGenerator: RandomGenerator

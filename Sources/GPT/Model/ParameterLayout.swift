@@ -104,6 +104,13 @@ public struct ParameterLayout: Sendable {
         self.index = index
     }
 
+    /// Where block `l`'s tensors begin in the flat buffer; `blockStart(nLayer)` is where ln_f
+    /// begins. The embeddings lie before `blockStart(0)`: forward reads the buffer from the
+    /// front, backward finishes it from the back.
+    public func blockStart(_ l: Int) -> Int {
+        l < blocks.count ? blocks[l].ln1Weight : finalNormWeight
+    }
+
     /// The tensor called `name` (a state_dict key; `lm_head.weight` resolves to wte), or nil.
     public func tensor(named name: String) -> TensorView? {
         let resolved = Self.tiedAliases[name] ?? name

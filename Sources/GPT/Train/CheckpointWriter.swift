@@ -2,11 +2,20 @@ import Foundation
 import HDF5
 
 extension Checkpoint {
+    /// Writes the AdamW moments of one part of the flat buffers: its range, then `m` and `v`
+    /// of that range.
+    public typealias MomentWriter = (Range<Int>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) throws -> Void
+
     /// Writes a checkpoint of `model` (and `optimizer`, `config`, `state`, `tokenizer`) to `path`
     /// atomically: everything goes to `path.tmp`, which is flushed to disk (fsync) and then
     /// renamed over `path`, so a crash mid-save leaves the previous checkpoint whole.
+    ///
+    /// The moments are whole tensors on disk whatever the rank count. `moments` hands them over
+    /// part by part (each rank's shard under ZeRO stage 1, see `MomentShards`); without it the
+    /// optimizer's own moments are written, which must then cover every parameter.
     public static func write(to path: String, model: GPTModel, optimizer: AdamW?, config: TrainConfig,
-                             state: TrainingState?, tokenizer: (any Tokenizer)?) throws {
+                             state: TrainingState?, tokenizer: (any Tokenizer)?,
+                             moments: ((MomentWriter) throws -> Void)? = nil) throws {
         let temporary = path + ".tmp"
         unlink(temporary)
         do {
@@ -26,8 +35,19 @@ extension Checkpoint {
                 try group.setAttribute("beta2", Double(optimizer.beta2))
                 try group.setAttribute("eps", Double(optimizer.eps))
                 try group.setAttribute("weight_decay", Double(optimizer.weightDecay))
-                try writeTensors(optimizer.m, layout: model.layout, into: group.createGroup("exp_avg"))
-                try writeTensors(optimizer.v, layout: model.layout, into: group.createGroup("exp_avg_sq"))
+                let layout = model.layout
+                let first = try createTensors(layout: layout, into: group.createGroup("exp_avg"))
+                let second = try createTensors(layout: layout, into: group.createGroup("exp_avg_sq"))
+                let writeMoments: MomentWriter = { range, m, v in
+                    try Checkpoint.writePart(m, of: range, layout: layout, into: first)
+                    try Checkpoint.writePart(v, of: range, layout: layout, into: second)
+                }
+                if let moments {
+                    try moments(writeMoments)
+                } else {
+                    precondition(optimizer.range == 0..<layout.count, "pass `moments` for an optimizer of one shard")
+                    try writeMoments(optimizer.range, UnsafeBufferPointer(optimizer.m), UnsafeBufferPointer(optimizer.v))
+                }
             }
             try writeSettings(config, into: file.createGroup("config"))
             if let state {
@@ -69,6 +89,42 @@ extension Checkpoint {
         for tensor in layout.tensors {
             let dataset = try group.createDataset(tensor.name, of: Float.self, shape: tensor.shape)
             try dataset.write(from: UnsafeBufferPointer(rebasing: buffer[tensor.range]))
+        }
+    }
+
+    /// An empty float32 dataset per tensor of `layout`, in PyTorch's shape.
+    static func createTensors(layout: ParameterLayout, into group: H5Group) throws -> [H5Dataset] {
+        try layout.tensors.map { try group.createDataset($0.name, of: Float.self, shape: $0.shape) }
+    }
+
+    /// Writes the values of flat indices `range` (`part[i]` is index `range.lowerBound + i`) into
+    /// the datasets of the tensors they belong to (made by `createTensors`): a row-aligned
+    /// middle in one block, a partial first and last row apart.
+    static func writePart(_ part: UnsafeBufferPointer<Float>, of range: Range<Int>, layout: ParameterLayout,
+                          into datasets: [H5Dataset]) throws {
+        for (tensor, dataset) in zip(layout.tensors, datasets) {
+            let lower = max(tensor.range.lowerBound, range.lowerBound), upper = min(tensor.range.upperBound, range.upperBound)
+            if lower >= upper { continue }
+            let columns = tensor.shape.count == 2 ? tensor.shape[1] : tensor.count
+            var index = lower - tensor.offset  // within the tensor
+            let end = upper - tensor.offset
+            while index < end {
+                let row = index / columns, column = index % columns
+                let n: Int
+                if column != 0 || end - index < columns {
+                    n = min(columns - column, end - index)  // part of one row
+                } else {
+                    n = (end - index) / columns * columns  // whole rows
+                }
+                let source = UnsafeBufferPointer(rebasing: part[(tensor.offset + index - range.lowerBound)...].prefix(n))
+                if tensor.shape.count == 2 {
+                    let rows = column == 0 && n >= columns ? n / columns : 1
+                    try dataset.write(from: source, start: [row, column], count: [rows, rows > 1 || n == columns ? columns : n])
+                } else {
+                    try dataset.write(from: source, start: [index], count: [n])
+                }
+                index += n
+            }
         }
     }
 

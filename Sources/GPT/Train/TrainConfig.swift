@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 
 /// Every setting of a training run, under nanoGPT's names and with nanoGPT's defaults
 /// (train.py and model.py), read from a YAML file plus `--set key=value` overrides.
@@ -47,6 +48,16 @@ public struct TrainConfig: Equatable, Sendable {
     /// Compute threads per rank; 0 = the cores of this machine divided by the ranks on it.
     public var threads = 0
 
+    // Data parallelism (ignored on one rank).
+    /// Megabytes of gradients per bucket of the exchange overlapped with backward (PyTorch DDP's
+    /// bucket_cap_mb); 0 = one exchange after backward.
+    public var bucket_mb = 25.0
+    /// 1: each rank keeps AdamW's moments of its own shard only (ZeRO stage 1); 0: every rank
+    /// keeps all of them and updates every parameter.
+    public var zero_stage = 1
+    /// `float32`, or `bfloat16` to send gradients in half the bytes (summed in float32).
+    public var grad_reduce_dtype = "float32"
+
     public init() {}
 
     /// What `init_from` asks for.
@@ -62,6 +73,12 @@ public struct TrainConfig: Equatable, Sendable {
         case "resume": return .resume
         default: return .checkpoint(path: init_from)
         }
+    }
+
+    /// The exchange these settings ask for (validated: see `validate`).
+    public var exchangeSettings: GradientExchange.Settings {
+        GradientExchange.Settings(bucketElements: GradientExchange.Settings.bucketElements(megabytes: bucket_mb),
+                                  zeroStage: zero_stage, wire: WireFormat(rawValue: grad_reduce_dtype) ?? .float32)
     }
 
     /// Tokens that one optimizer step consumes over all ranks.
@@ -141,6 +158,9 @@ extension TrainConfig {
         .string("out_dir", \.out_dir),
         .int("seed", \.seed),
         .int("threads", \.threads),
+        .double("bucket_mb", \.bucket_mb),
+        .int("zero_stage", \.zero_stage),
+        .string("grad_reduce_dtype", \.grad_reduce_dtype),
     ]
 
     /// The setting called `name`, or nil.

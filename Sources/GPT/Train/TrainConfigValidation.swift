@@ -1,4 +1,5 @@
 import Foundation
+import Parallel
 
 extension TrainConfig {
     /// Rejects values that can never work, naming the key and where it was set. Checks that need
@@ -53,6 +54,13 @@ extension TrainConfig {
         if out_dir.isEmpty { throw fail("out_dir", "must not be empty") }
         try nonNegative("seed", seed)
         try nonNegative("threads", threads)
+        if !(bucket_mb >= 0 && bucket_mb.isFinite) {
+            throw fail("bucket_mb", "\(bucket_mb) must be a number of megabytes, 0 or more (0 = one exchange after backward)")
+        }
+        if zero_stage != 0 && zero_stage != 1 { throw fail("zero_stage", "\(zero_stage) must be 0 or 1") }
+        if WireFormat(rawValue: grad_reduce_dtype) == nil {
+            throw fail("grad_reduce_dtype", "'\(grad_reduce_dtype)' must be float32 or bfloat16")
+        }
     }
 
     /// `gradient_accumulation_steps` counts micro-steps over all ranks, so it must split evenly.

@@ -52,6 +52,7 @@ extension Trainer {
                 break
             }
         }
+        try exchange.finishParameters()
         reporter?.finish()
         if ProcessInfo.processInfo.environment["GPT_DIST_PROFILE"] != nil, let reporter {
             reporter.message(profile.summary(steps: outcome.stepLosses.count))
@@ -65,36 +66,31 @@ extension Trainer {
     /// Returns the mean loss over the step's global batch and whether any rank was asked to stop.
     func step(iteration it: Int, lr: Double) throws -> (loss: Double, stop: Bool) {
         let b = config.batch_size, t = config.block_size
-        let scale = 1 / Float(config.gradient_accumulation_steps)
-        model.zeroGradients()
         model.isTraining = true
         var lossSum = 0.0
         var clock = profile.start()
-        for a in 0..<microStepsPerRank {
-            try batches.windows(split: .train, starts: stream.trainingBatch(layout: batchLayout, rank: rank, microStep: a),
-                                blockSize: t, inputs: &inputs, targets: &targets)
-            profile.add(.data, since: &clock)
-            if config.dropout > 0 {
-                // Masks depend on the global micro-step, not on the rank that runs it.
-                model.dropoutGenerator = RandomGenerator(
-                    seed: CounterSeed.dropout(seed: config.seed, step: it, microStep: rank * microStepsPerRank + a))
-            }
-            let loss = try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t)
-            model.backward(lossScale: scale)
-            lossSum += Double(loss)
-            profile.add(.compute, since: &clock)
-        }
-        var scalars = [lossSum, StopRequest.isRequested ? 1 : 0]
-        if let sharded {
-            let norm = try sharded.sumGradients(of: model, communicator: communicator, scalars: &scalars)
-            profile.add(.allreduce, since: &clock)
-            try sharded.update(model, optimizer: optimizer, communicator: communicator, learningRate: Float(lr),
-                               gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: Float(config.grad_clip)))
-        } else {
-            optimizer.step(model: model, learningRate: Float(lr), maxGradNorm: Float(config.grad_clip))
-        }
-        profile.add(.optimizer, since: &clock)
-        return (scalars[0] / Double(config.gradient_accumulation_steps), scalars[1] > 0)
+        let exposedBefore = exchange.exposedSeconds
+        let result = try dataParallel.run(
+            microSteps: microStepsPerRank, lossScale: 1 / Float(config.gradient_accumulation_steps),
+            learningRate: Float(lr), maxGradNorm: Float(config.grad_clip),
+            microStep: { a in
+                try batches.windows(split: .train, starts: stream.trainingBatch(layout: batchLayout, rank: rank, microStep: a),
+                                    blockSize: t, inputs: &inputs, targets: &targets)
+                profile.add(.data, since: &clock)
+                if config.dropout > 0 {
+                    // Masks depend on the global micro-step, not on the rank that runs it.
+                    model.dropoutGenerator = RandomGenerator(
+                        seed: CounterSeed.dropout(seed: config.seed, step: it, microStep: rank * microStepsPerRank + a))
+                }
+                lossSum += Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
+            },
+            scalars: { [lossSum, StopRequest.isRequested ? 1 : 0] })
+        // Compute (backward included) and the optimizer, less what the network made the rank wait.
+        let waited = exchange.exposedSeconds - exposedBefore
+        profile.add(.compute, since: &clock)
+        profile.seconds[.compute, default: 0] -= waited
+        profile.seconds[.exchange, default: 0] += waited
+        return (result.scalars[0] / Double(config.gradient_accumulation_steps), result.scalars[1] > 0)
     }
 
     /// nanoGPT's estimate_loss on both splits, the replica check, the eval record, and a
@@ -103,6 +99,7 @@ extension Trainer {
         let it = state.iteration
         var clock = profile.start()
         defer { profile.add(.evaluation, since: &clock) }
+        try exchange.finishParameters()
         let train = try estimateLoss(split: .train)
         let val = try estimateLoss(split: .val)
         try checkReplicas(iteration: it)
@@ -162,17 +159,26 @@ extension Trainer {
         defer { profile.add(.checkpoint, since: &clock) }
         var status: [Int32] = [1]
         var failure: Error?
-        try sharded?.gatherMoments(of: optimizer, communicator: communicator)
+        try exchange.finishParameters()
+        let moments = MomentShards(exchange: exchange, communicator: communicator), optimizer = self.optimizer
         if rank == 0 {
+            var wroteMoments = false
             do {
                 state.worldSize = worldSize
                 state.dataStream = stream.iterationStart
                 try Checkpoint.write(to: checkpointPath, model: model, optimizer: optimizer, config: config,
-                                     state: state, tokenizer: loader.tokenizer)
+                                     state: state, tokenizer: loader.tokenizer, moments: { write in
+                                         wroteMoments = true
+                                         try moments.collect(from: optimizer, write: write)
+                                     })
             } catch {
                 failure = error
                 status[0] = 0
             }
+            // The other ranks send their moments whatever happened here: take them.
+            if !wroteMoments { try? moments.collect(from: optimizer, write: { _, _, _ in }) }
+        } else {
+            try moments.collect(from: optimizer, write: { _, _, _ in })
         }
         if worldSize > 1 { try communicator.broadcast(&status, root: 0) }
         if status[0] == 0 {
@@ -208,7 +214,8 @@ struct ThroughputWindow {
 /// Where a run's time goes (printed by rank 0 at the end when GPT_DIST_PROFILE is set).
 struct TrainProfile {
     enum Part: String, CaseIterable {
-        case data, compute, allreduce, optimizer, evaluation, checkpoint
+        /// `compute`: forward, backward and AdamW; `exchange`: waiting for the network.
+        case data, compute, exchange, evaluation, checkpoint
     }
     var seconds: [Part: Double] = [:]
 

@@ -19,8 +19,9 @@ public struct TrainOutcome: Sendable {
 /// rank 0's parameters; each optimizer step runs `gradient_accumulation_steps / worldSize`
 /// micro-batches per rank, sums the gradients over ranks (each scaled by 1 /
 /// gradient_accumulation_steps, so the result is nanoGPT's accumulated gradient), clips, and
-/// takes an AdamW step at the schedule's learning rate (on several ranks each rank updates its
-/// share of the parameters and the shares are gathered: `ShardedUpdate`). Evaluations,
+/// takes an AdamW step at the schedule's learning rate (`DataParallelStep`: the gradients move in
+/// buckets while backward runs, and under ZeRO stage 1 each rank updates and keeps the moments
+/// of its own shard, whose new values travel back while the next forward runs). Evaluations,
 /// checkpoints and output follow nanoGPT (eval at every eval_interval, save when val improves or
 /// always_save_checkpoint); only rank 0 prints and writes.
 public final class Trainer {
@@ -35,9 +36,11 @@ public final class Trainer {
     /// The loader's batches, from memory when the dataset is small.
     let batches: BatchSource
     public let model: GPTModel
-    public let optimizer: AdamW
-    /// The update split between ranks (nil on one rank).
-    let sharded: ShardedUpdate?
+    /// The optimizer step: exchange, clipping and AdamW on this rank's part.
+    let dataParallel: DataParallelStep
+    /// AdamW over this rank's part of the parameters (its shard under ZeRO stage 1).
+    public var optimizer: AdamW { dataParallel.optimizer }
+    var exchange: GradientExchange { dataParallel.exchange }
     public internal(set) var state: TrainingState
     let schedule: LRSchedule
     let batchLayout: BatchLayout
@@ -113,9 +116,9 @@ public final class Trainer {
         var generator = TorchGenerator(seed: UInt64(config.seed))
         model = try GPTModel(config: modelConfig, initializingFrom: &generator, dropoutSeed: UInt64(config.seed),
                              threads: threads)
-        optimizer = AdamW(model: model, beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
-                          weightDecay: Float(config.weight_decay))
-        sharded = size > 1 ? ShardedUpdate(count: model.layout.count, ranks: size, rank: communicator.rank) : nil
+        dataParallel = DataParallelStep(model: model, communicator: communicator, settings: config.exchangeSettings,
+                                        beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
+                                        weightDecay: Float(config.weight_decay))
         schedule = LRSchedule(config)
         batchLayout = BatchLayout(worldSize: size, microStepsPerRank: config.gradient_accumulation_steps / size,
                                   batchSize: config.batch_size)
@@ -134,15 +137,13 @@ public final class Trainer {
             contents.parameters.withUnsafeBufferPointer { source in
                 _ = model.parameters.update(fromContentsOf: source)
             }
-            if start.isResume, let snapshot = contents.optimizer {
-                snapshot.m.withUnsafeBufferPointer { _ = optimizer.m.update(fromContentsOf: $0) }
-                snapshot.v.withUnsafeBufferPointer { _ = optimizer.v.update(fromContentsOf: $0) }
-            }
         }
         try communicator.broadcast(model.parameters, root: 0)
         if start.isResume {
-            try communicator.broadcast(optimizer.m, root: 0)
-            try communicator.broadcast(optimizer.v, root: 0)
+            // Each rank's part of the moments from rank 0's checkpoint.
+            try MomentShards(exchange: dataParallel.exchange, communicator: communicator)
+                .distribute(start.contents?.optimizer, into: optimizer)
+            start.contents = nil
             optimizer.stepCount = start.optimizerSteps
             state.iteration = start.iteration
             state.bestValLoss = start.bestValLoss

@@ -1,0 +1,197 @@
+import Foundation
+import Parallel
+
+/// The data-parallel exchange of a training step: which rank owns which part of the flat
+/// buffers, how the gradients are cut into buckets, and the order of the collectives. It is the
+/// one place that turns "these gradients are final" into communication; the model knows no
+/// ranks and the communicator knows no model.
+///
+/// Backward finishes the gradient buffer from the back, and announces it as it goes
+/// (`GPTModel.gradientsFinal`). Each bucket (whole tensors, about `bucketElements` floats, cut
+/// from the back as PyTorch DDP cuts its buckets) is handed to the communicator as soon as all
+/// of it is final, and the ring moves it while backward goes on:
+/// - ZeRO stage 1: a reduce-scatter, so each rank ends with the sum of its own shard; after
+///   AdamW on that shard, the new parameters come back by allgathers, bucket by bucket from the
+///   front, while the next forward runs (it waits for a bucket only when it reaches it:
+///   `GPTModel.parametersNeeded`).
+/// - ZeRO stage 0: an allreduce, so every rank ends with every sum and updates everything.
+/// With one rank nothing moves. `bucketElements` 0 makes one bucket of the whole buffer: one
+/// exchange after backward and one allgather before the next forward.
+public final class GradientExchange {
+    /// The settings of the exchange.
+    public struct Settings: Sendable, Equatable {
+        /// Floats per gradient bucket (0: one bucket).
+        public var bucketElements: Int
+        /// 0: every rank keeps every AdamW moment; 1: each rank its shard's (ZeRO stage 1).
+        public var zeroStage: Int
+        /// How gradients travel (parameters always travel as Float32).
+        public var wire: WireFormat
+
+        public init(bucketElements: Int = 25 * 1_000_000 / 4, zeroStage: Int = 1, wire: WireFormat = .float32) {
+            self.bucketElements = bucketElements
+            self.zeroStage = zeroStage
+            self.wire = wire
+        }
+
+        /// `bucket_mb` megabytes (10⁶ bytes, as DDP's bucket_cap_mb) of Float32 gradients.
+        public static func bucketElements(megabytes: Double) -> Int { Int((megabytes * 1_000_000 / 4).rounded()) }
+    }
+
+    public let settings: Settings
+    let communicator: any Communicator
+    /// Each rank's shard of the flat buffer, in rank order, covering `0..<count`, each starting
+    /// at a multiple of 16 floats (no two ranks' writes share a cache line).
+    public let shards: [Range<Int>]
+    /// The part this rank's AdamW updates: its shard under ZeRO stage 1, else everything.
+    public let owned: Range<Int>
+    /// Buckets in the order backward finishes them (from the back of the buffer).
+    public let buckets: [Range<Int>]
+    private let count: Int
+
+    private var gradientRequests: [CollectiveRequest] = []
+    private var nextBucket = 0
+    /// Allgathers in flight, in forward order, and how far the parameters are complete.
+    private var gatherRequests: [(range: Range<Int>, request: CollectiveRequest)] = []
+    private var gathered: Int
+    private let lock = NSLock()
+
+    /// Seconds spent waiting for the network since the last `resetCounters` (the exchange's
+    /// exposed time: what the overlap did not hide).
+    public private(set) var exposedSeconds = 0.0
+    /// Bytes this rank sent since the last `resetCounters`.
+    public private(set) var bytesSent = 0
+
+    /// The exchange of a model whose flat buffers have `count` floats, between the ranks of
+    /// `communicator`, tensor boundaries from `layout`.
+    public init(layout: ParameterLayout, communicator: any Communicator, settings: Settings) {
+        self.settings = settings
+        self.communicator = communicator
+        count = layout.count
+        let ranks = communicator.size
+        let lines = (count + 15) / 16
+        shards = (0..<ranks).map { r in
+            min(layout.count, lines * r / ranks * 16)..<min(layout.count, lines * (r + 1) / ranks * 16)
+        }
+        owned = settings.zeroStage == 1 ? shards[communicator.rank] : 0..<layout.count
+        gathered = layout.count
+        // Whole tensors from the back until a bucket holds bucketElements floats.
+        var buckets: [Range<Int>] = []
+        var upper = layout.count
+        for tensor in layout.tensors.reversed() {
+            let lower = tensor.offset
+            if settings.bucketElements > 0 && upper - lower >= settings.bucketElements {
+                buckets.append(lower..<upper)
+                upper = lower
+            }
+        }
+        if upper > 0 { buckets.append(0..<upper) }
+        self.buckets = buckets
+        gradientRequests.reserveCapacity(buckets.count)
+        gatherRequests.reserveCapacity(buckets.count)
+    }
+
+    /// Each rank's part of `range` (the blocks of a ring collective over it).
+    private func blocks(of range: Range<Int>) -> [Int] {
+        shards.map { max(0, min($0.upperBound, range.upperBound) - max($0.lowerBound, range.lowerBound)) }
+    }
+
+    /// Runs `backward` (the last micro-step's) with the model announcing finished gradients, each
+    /// finished bucket starting its reduction at once.
+    public func reduceWhile(model: GPTModel, backward: () throws -> Void) throws {
+        precondition(gradientRequests.isEmpty && nextBucket == 0, "a reduction is already in flight")
+        guard communicator.size > 1 else { return try backward() }
+        var failure: Error?
+        model.gradientsFinal = { [unowned self] frontier in
+            do { try self.startBuckets(finalFrom: frontier, model: model) } catch { failure = failure ?? error }
+        }
+        defer { model.gradientsFinal = nil }
+        try backward()
+        if failure == nil {
+            do { try startBuckets(finalFrom: 0, model: model) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    private func startBuckets(finalFrom frontier: Int, model: GPTModel) throws {
+        let size = communicator.size, rank = communicator.rank
+        while nextBucket < buckets.count && buckets[nextBucket].lowerBound >= frontier {
+            let range = buckets[nextBucket]
+            let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[range])
+            let counts = blocks(of: range)
+            let request: CollectiveRequest
+            let bytes = settings.wire.byteCount
+            if settings.zeroStage == 1 {
+                request = try communicator.startReduceScatter(inPlace: gradients, counts: counts, wire: settings.wire)
+                bytesSent += (range.count - counts[rank]) * bytes
+            } else {
+                request = try communicator.startAllreduce(inPlace: gradients, counts: counts, wire: settings.wire)
+                bytesSent += (2 * range.count - counts[rank] - counts[(rank + 1) % size]) * bytes
+            }
+            gradientRequests.append(request)
+            nextBucket += 1
+        }
+    }
+
+    /// Waits for every bucket's reduction, then returns the global norm of the summed gradients;
+    /// `scalars` are summed over ranks in the same allreduce as the norm's square (the caller's
+    /// loss and stop flag ride along).
+    public func finishGradients(of model: GPTModel, scalars: inout [Double]) throws -> Float {
+        let start = DispatchTime.now().uptimeNanoseconds
+        for request in gradientRequests { try request.wait() }
+        gradientRequests.removeAll(keepingCapacity: true)
+        nextBucket = 0
+        let shard = shards[communicator.rank]
+        scalars.append(GradientClipping.sumOfSquares(UnsafeBufferPointer(rebasing: model.gradients[shard]),
+                                                     threads: model.threads))
+        if communicator.size > 1 { try communicator.allreduce(&scalars, op: .sum) }
+        exposedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return Float(scalars.removeLast().squareRoot())
+    }
+
+    /// After this rank's AdamW on `owned`: under ZeRO stage 1, starts the allgathers of the new
+    /// parameters, bucket by bucket from the front, and has the model's forward wait for each
+    /// only where it needs it.
+    public func gatherParameters(of model: GPTModel) throws {
+        guard settings.zeroStage == 1 && communicator.size > 1 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        precondition(gatherRequests.isEmpty, "an allgather is already in flight")
+        let rank = communicator.rank, size = communicator.size
+        for range in buckets.reversed() {
+            let counts = blocks(of: range)
+            let request = try communicator.startAllgather(
+                inPlace: UnsafeMutableBufferPointer(rebasing: model.parameters[range]), counts: counts)
+            gatherRequests.append((range, request))
+            bytesSent += (range.count - counts[(rank + 1) % size]) * 4
+        }
+        gathered = 0
+        model.parametersNeeded = { [unowned self] needed in try? self.waitParameters(below: needed) }
+    }
+
+    /// Waits until every parameter below `needed` holds its gathered value.
+    public func waitParameters(below needed: Int) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        if needed <= gathered { return }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { exposedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        while let first = gatherRequests.first, first.range.lowerBound < needed {
+            try first.request.wait()
+            gathered = first.range.upperBound
+            gatherRequests.removeFirst()
+        }
+        if gatherRequests.isEmpty { gathered = count }
+    }
+
+    /// Waits for every parameter (before anything reads them all: an evaluation's checksum, a
+    /// checkpoint, the end of training).
+    public func finishParameters() throws {
+        try waitParameters(below: count)
+    }
+
+    /// Zeroes `exposedSeconds` and `bytesSent`.
+    public func resetCounters() {
+        exposedSeconds = 0
+        bytesSent = 0
+    }
+}
