@@ -71,8 +71,7 @@ extension Trainer {
         var lossSum = 0.0
         var clock = profile.start()
         for a in 0..<microStepsPerRank {
-            try batches.windows(split: .train, starts: stream.trainingBatch(layout: batchLayout, rank: rank, microStep: a),
-                                blockSize: t, inputs: &inputs, targets: &targets)
+            try stream.trainingBatch(rank: rank, microStep: a, inputs: &inputs, targets: &targets)
             profile.add(.data, since: &clock)
             if config.dropout > 0 {
                 // Masks depend on the global micro-step, not on the rank that runs it.
@@ -139,8 +138,7 @@ extension Trainer {
         stream.drawEvaluation(split)
         var losses = [Double](repeating: 0, count: config.eval_iters)
         for k in 0..<config.eval_iters {
-            try batches.windows(split: split, starts: stream.evaluationBatch(k, rank: rank), blockSize: t,
-                                inputs: &inputs, targets: &targets)
+            try stream.evaluationBatch(k, rank: rank, inputs: &inputs, targets: &targets)
             losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
         }
         if worldSize > 1 { try communicator.allreduce(&losses, op: .sum) }
