@@ -71,14 +71,18 @@ final class DataPrepareTests: XCTestCase {
         _ = try DatasetPreparer.prepare(options, tokenizer: nil)
         let loader = try TokenLoader(directory: out, openShardLimit: 2)
         let stream = try CharTokenizer(corpus: text).encode(text)
-        var x = [Int32](repeating: 0, count: 16 * 150), y = x
-        for step in 0..<3 {
-            try loader.randomBatch(split: .train, purpose: .training, seed: 5, step: step, sequences: 0..<16,
-                                   blockSize: 150, inputs: &x, targets: &y)
-            for row in 0..<16 {
-                let start = try loader.windowStart(split: .train, purpose: .training, seed: 5, step: step, sequence: row, blockSize: 150)
+        // The trainer's batches, read from the shards (not a copy in memory).
+        var batches = try BatchStream(source: BatchSource(loader: loader, memoryLimit: 0),
+                                      layout: BatchLayout(worldSize: 1, microStepsPerRank: 1, batchSize: 16),
+                                      evalIters: 0, blockSize: 150, generator: TorchGenerator(seed: 5))
+        var x: [Int32] = [], y: [Int32] = []
+        for _ in 0..<3 {
+            batches.beginIteration()
+            try batches.trainingBatch(rank: 0, microStep: 0, inputs: &x, targets: &y)
+            for (row, start) in batches.trainStarts.enumerated() {
                 XCTAssertEqual(Array(x[(row * 150)..<((row + 1) * 150)]), Array(stream[start..<(start + 150)]))
             }
+            batches.endIteration()
         }
         XCTAssertEqual(try allTokens(loader, .train) + allTokens(loader, .val), stream)
     }
@@ -110,30 +114,6 @@ final class DataPrepareTests: XCTestCase {
         let loader = try TokenLoader(directory: out)
         XCTAssertEqual(loader.tokenCount(.val), 0)
         XCTAssertEqual(loader.evalWindowCount(split: .val, blockSize: 8), 0)
-    }
-
-    func testLoaderTrainingBatchesMatchTheTokenStream() throws {
-        let (inputs, text) = try makeCorpus()
-        let out = folder.appendingPathComponent("out").path
-        var options = PrepareOptions(inputs: [inputs], output: out)
-        options.shardTokens = 300
-        _ = try DatasetPreparer.prepare(options, tokenizer: nil)
-        let loader = try TokenLoader(directory: out)
-        let stream = try CharTokenizer(corpus: text).encode(text)
-        let layout = BatchLayout(worldSize: 2, microStepsPerRank: 2, batchSize: 3)
-        let block = 64
-        var x = [Int32](repeating: 0, count: 3 * block), y = x
-        for rank in 0..<2 {
-            for micro in 0..<2 {
-                try loader.trainingBatch(seed: 42, step: 9, layout: layout, rank: rank, microStep: micro,
-                                         blockSize: block, inputs: &x, targets: &y)
-                for (row, j) in layout.sequences(rank: rank, microStep: micro).enumerated() {
-                    let start = try loader.windowStart(split: .train, purpose: .training, seed: 42, step: 9, sequence: j, blockSize: block)
-                    XCTAssertEqual(Array(x[(row * block)..<((row + 1) * block)]), Array(stream[start..<(start + block)]))
-                    XCTAssertEqual(Array(y[(row * block)..<((row + 1) * block)]), Array(stream[(start + 1)..<(start + block + 1)]))
-                }
-            }
-        }
     }
 
     // MARK: Bad datasets

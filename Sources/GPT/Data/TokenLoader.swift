@@ -1,15 +1,13 @@
-/// The trainer's view of a dataset folder written by `gpt-dist prepare`.
+/// A dataset folder written by `gpt-dist prepare`, opened for reading.
 ///
 /// Opening validates `meta.h5` and every shard (format, dataset id, split, index, vocabulary,
-/// width, token count, readable last token) but reads no token data; batches read only the
-/// windows they need with hyperslab reads, crossing shard boundaries when a window does.
+/// width, token count, readable last token) but reads no token data; reads fetch only the
+/// tokens they need with hyperslab reads, crossing shard boundaries when a window does.
 ///
-/// Random windows come two ways. `windows(split:starts:...)` reads windows at given starts: the
-/// trainer draws them as nanoGPT does (`BatchStream`). `randomBatch`/`trainingBatch` draw them
-/// counter-based (`WindowSampler`): the global batch of step `s` is sequences
-/// `0..<layout.globalBatch`, sequence `j` starting at a hash of (seed, split, purpose, s, j);
-/// rank `r`'s micro-step `a` reads the sequences `layout.sequences(rank: r, microStep: a)`
-/// (rank-major, see `BatchLayout`), so any window is computed alone, without generator state.
+/// Three ways in: `readTokens` (any range), `windows` (windows at given starts: nanoGPT's
+/// get_batch, which the trainer reaches through `BatchStream` and `BatchSource`), and
+/// `evalBatch` (the non-overlapping windows of `gpt-dist eval`, see `EvalWindows`). Each checks
+/// its request and throws `DataError.invalidRequest` rather than read outside a split.
 ///
 /// HDF5 here is the serial, non-thread-safe build: use a loader from one thread at a time.
 public final class TokenLoader {
@@ -55,88 +53,33 @@ public final class TokenLoader {
         try target.withUnsafeMutableBufferPointer { try splits[split]!.read(start: start, count: count, into: $0.baseAddress!) }
     }
 
-    // MARK: Random windows (training, nanoGPT-style evaluation)
+    // MARK: Windows at given starts (nanoGPT's get_batch)
 
-    /// Fills `inputs` and `targets` (each at least `batchSize * blockSize`, row-major
-    /// [batch, block]) with rank `rank`'s micro-step `microStep` of optimizer step `step`.
-    public func trainingBatch(split: DataSplit = .train, seed: UInt64, step: Int, layout: BatchLayout,
-                              rank: Int, microStep: Int, blockSize: Int,
-                              inputs: inout [Int32], targets: inout [Int32]) throws {
-        try randomBatch(split: split, purpose: .training, seed: seed, step: step,
-                        sequences: layout.sequences(rank: rank, microStep: microStep),
-                        blockSize: blockSize, inputs: &inputs, targets: &targets)
-    }
-
-    /// `trainingBatch` into caller-owned memory (e.g. a tensor's storage), row-major [batch, block].
-    public func trainingBatch(split: DataSplit = .train, seed: UInt64, step: Int, layout: BatchLayout,
-                              rank: Int, microStep: Int, blockSize: Int,
-                              inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
-        try randomBatch(split: split, purpose: .training, seed: seed, step: step,
-                        sequences: layout.sequences(rank: rank, microStep: microStep),
-                        blockSize: blockSize, inputs: inputs, targets: targets)
-    }
-
-    /// Fills rows `0..<sequences.count` of `inputs`/`targets` with the random windows
-    /// `sequences` of (seed, split, purpose, step). For nanoGPT's `estimate_loss`, use purpose
-    /// `.evaluation` with `step` = the evaluation round: its `evalIters * batchSize` sequences
-    /// are fixed whatever the rank count; give each rank
-    /// `EvalWindows.share(of: evalIters * batchSize, rank:, worldSize:)`, in batches.
-    public func randomBatch(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
-                            sequences: Range<Int>, blockSize: Int,
-                            inputs: inout [Int32], targets: inout [Int32]) throws {
-        try inputs.withUnsafeMutableBufferPointer { x in
-            try targets.withUnsafeMutableBufferPointer { y in
-                try randomBatch(split: split, purpose: purpose, seed: seed, step: step, sequences: sequences,
-                                blockSize: blockSize, inputs: x, targets: y)
-            }
-        }
-    }
-
-    /// `randomBatch` into caller-owned memory (e.g. a tensor's storage), row-major [rows, block].
-    public func randomBatch(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
-                            sequences: Range<Int>, blockSize: Int,
-                            inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
-        let count = tokenCount(split)
-        try checkWindow(split: split, blockSize: blockSize)
-        try checkBuffers(rows: sequences.count, blockSize: blockSize, inputs: inputs, targets: targets)
-        let sampler = WindowSampler(seed: seed)
-        for (row, sequence) in sequences.enumerated() {
-            let start = sampler.start(split: split, purpose: purpose, step: step, sequence: sequence,
-                                      tokenCount: count, blockSize: blockSize)
-            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
-        }
-    }
-
-    /// Fills rows `0..<starts.count` of `inputs`/`targets` with the windows that start at
-    /// `starts` (each in `0...tokenCount - blockSize - 1`, as `torch.randint(len(data) -
-    /// block_size)` draws them): the trainer's nanoGPT batches (`BatchStream`).
+    /// Fills rows `0..<starts.count` of `inputs`/`targets` (row-major [rows, block]) with the
+    /// windows that start at `starts`: inputs tokens `[s, s + T)`, targets `[s + 1, s + T + 1)`.
+    /// Each start must be in `0...tokenCount - blockSize - 1`, as `torch.randint(len(data) -
+    /// block_size)` draws them. This is the checked way in for starts from anywhere: it throws
+    /// `DataError.invalidRequest` for a split too short for the block, buffers too small for the
+    /// rows, or a start out of range. (The trainer reads through `BatchStream`, whose starts are
+    /// drawn in range and which checks the split once.)
     public func windows(split: DataSplit, starts: UnsafeBufferPointer<Int>, blockSize: Int,
                         inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
-        try checkWindows(split: split, starts: starts, blockSize: blockSize, inputs: inputs, targets: targets)
-        for (row, start) in starts.enumerated() {
-            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
-        }
-    }
-
-    /// The checks of `windows`, for readers of the same windows from elsewhere (a copy of the
-    /// splits in memory): the split is long enough, the buffers hold the rows, every start is
-    /// in range.
-    func checkWindows(split: DataSplit, starts: UnsafeBufferPointer<Int>, blockSize: Int,
-                      inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
         try checkWindow(split: split, blockSize: blockSize)
         try checkBuffers(rows: starts.count, blockSize: blockSize, inputs: inputs, targets: targets)
         let last = tokenCount(split) - blockSize - 1
         for start in starts where start < 0 || start > last {
             throw DataError.invalidRequest("\(directory): a window of \(blockSize) + 1 tokens cannot start at \(start) in the \(split.rawValue) split of \(tokenCount(split)) tokens")
         }
+        try readWindows(split, starts: starts, blockSize: blockSize, inputs: inputs, targets: targets)
     }
 
-    /// Where sequence `sequence` of (seed, split, purpose, step) starts (for logs and tests).
-    public func windowStart(split: DataSplit, purpose: WindowPurpose, seed: UInt64, step: Int,
-                            sequence: Int, blockSize: Int) throws -> Int {
-        try checkWindow(split: split, blockSize: blockSize)
-        return WindowSampler(seed: seed).start(split: split, purpose: purpose, step: step, sequence: sequence,
-                                               tokenCount: tokenCount(split), blockSize: blockSize)
+    /// `windows` without its checks, for `BatchSource`: the caller guarantees every start is in
+    /// range and the buffers hold `starts.count × blockSize` tokens.
+    func readWindows(_ split: DataSplit, starts: some Collection<Int>, blockSize: Int,
+                     inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+        for (row, start) in starts.enumerated() {
+            try readWindow(split: split, start: start, blockSize: blockSize, row: row, inputs: inputs, targets: targets)
+        }
     }
 
     // MARK: Deterministic evaluation

@@ -74,8 +74,7 @@ extension Trainer {
             microSteps: microStepsPerRank, lossScale: 1 / Float(config.gradient_accumulation_steps),
             learningRate: Float(lr), maxGradNorm: Float(config.grad_clip),
             microStep: { a in
-                try batches.windows(split: .train, starts: stream.trainingBatch(layout: batchLayout, rank: rank, microStep: a),
-                                    blockSize: t, inputs: &inputs, targets: &targets)
+                try stream.trainingBatch(rank: rank, microStep: a, inputs: &inputs, targets: &targets)
                 profile.add(.data, since: &clock)
                 if config.dropout > 0 {
                     // Masks depend on the global micro-step, not on the rank that runs it.
@@ -136,8 +135,7 @@ extension Trainer {
         stream.drawEvaluation(split)
         var losses = [Double](repeating: 0, count: config.eval_iters)
         for k in 0..<config.eval_iters {
-            try batches.windows(split: split, starts: stream.evaluationBatch(k, rank: rank), blockSize: t,
-                                inputs: &inputs, targets: &targets)
+            try stream.evaluationBatch(k, rank: rank, inputs: &inputs, targets: &targets)
             losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
         }
         if worldSize > 1 { try communicator.allreduce(&losses, op: .sum) }

@@ -33,8 +33,6 @@ public final class Trainer {
     let communicator: any Communicator
     let reporter: TrainReporter?
     let loader: TokenLoader
-    /// The loader's batches, from memory when the dataset is small.
-    let batches: BatchSource
     public let model: GPTModel
     /// The optimizer step: exchange, clipping and AdamW on this rank's part.
     let dataParallel: DataParallelStep
@@ -43,8 +41,8 @@ public final class Trainer {
     var exchange: GradientExchange { dataParallel.exchange }
     public internal(set) var state: TrainingState
     let schedule: LRSchedule
-    let batchLayout: BatchLayout
-    /// nanoGPT's batches, drawn from the generator that initialised the model.
+    /// nanoGPT's batches, drawn from the generator that initialised the model (read from memory
+    /// when the dataset is small).
     var stream: BatchStream
     /// Threads of this rank's kernels.
     public let threads: Int
@@ -58,7 +56,7 @@ public final class Trainer {
 
     var rank: Int { communicator.rank }
     var worldSize: Int { communicator.size }
-    var microStepsPerRank: Int { batchLayout.microStepsPerRank }
+    var microStepsPerRank: Int { stream.layout.microStepsPerRank }
     /// `out_dir/ckpt.h5`.
     public var checkpointPath: String { (config.out_dir as NSString).appendingPathComponent("ckpt.h5") }
 
@@ -108,7 +106,6 @@ public final class Trainer {
             try config.validate(datasetVocabularySize: loader.vocabularySize, sources: sources)
         }
 
-        batches = try BatchSource(loader: loader)
         threads = config.threads > 0 ? config.threads : threadsPerRank(localSize: communicator.localSize)
         // torch.manual_seed(seed), the model's init, then get_batch: nanoGPT's one stream. (From a
         // checkpoint too, as nanoGPT builds its model before loading one; on resume the stream
@@ -120,12 +117,10 @@ public final class Trainer {
                                         beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
                                         weightDecay: Float(config.weight_decay))
         schedule = LRSchedule(config)
-        batchLayout = BatchLayout(worldSize: size, microStepsPerRank: config.gradient_accumulation_steps / size,
-                                  batchSize: config.batch_size)
-        stream = BatchStream(generator: generator, batchSize: config.batch_size,
-                             accumulationSteps: config.gradient_accumulation_steps, evalIters: config.eval_iters,
-                             blockSize: config.block_size, trainTokens: loader.tokenCount(.train),
-                             valTokens: loader.tokenCount(.val))
+        stream = try BatchStream(source: BatchSource(loader: loader),
+                                 layout: BatchLayout(worldSize: size, microStepsPerRank: config.gradient_accumulation_steps / size,
+                                                     batchSize: config.batch_size),
+                                 evalIters: config.eval_iters, blockSize: config.block_size, generator: generator)
         inputs = [Int32](repeating: 0, count: config.batch_size * config.block_size)
         targets = inputs
         flops = FlopsEstimate(parameters: modelConfig.parameterCount(), layers: modelConfig.nLayer,
