@@ -1,3 +1,4 @@
+import Parallel
 import XCTest
 @testable import GPT
 
@@ -9,15 +10,23 @@ final class ModelDeterminismTests: XCTestCase {
         let config = GPTConfig(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 13, bias: true, dropout: 0.2)
         let model = try GPTModel(config: config, seed: seed, threads: threads)
         let optimizer = AdamW(model: model, beta2: 0.99)
+        // The trainer's step on one rank: clipping applied as AdamW reads the gradients.
+        let trainerStep = DataParallelStep(model: model, communicator: LocalCommunicator(),
+                                           settings: GradientExchange.Settings(), beta2: 0.99)
         var losses: [Float] = [], norms: [Float] = []
         for _ in 0..<steps {
-            model.zeroGradients()
             let inputs = randomTokens(24, vocab: 13, seed: 1), targets = randomTokens(24, vocab: 13, seed: 2)
-            losses.append(try model.forward(inputs: inputs, targets: targets, batchSize: 3, sequenceLength: 8))
-            model.backward()
             if fusedClipping {
-                norms.append(optimizer.step(model: model, learningRate: 1e-2, maxGradNorm: 0.5))
+                let result = try trainerStep.run(microSteps: 1, lossScale: 1, learningRate: 1e-2, maxGradNorm: 0.5,
+                                                 microStep: { _ in
+                                                     losses.append(try model.forward(inputs: inputs, targets: targets,
+                                                                                     batchSize: 3, sequenceLength: 8))
+                                                 }, scalars: { [] })
+                norms.append(result.gradientNorm)
             } else {
+                model.zeroGradients()
+                losses.append(try model.forward(inputs: inputs, targets: targets, batchSize: 3, sequenceLength: 8))
+                model.backward()
                 norms.append(model.clipGradients(maxNorm: 0.5))
                 optimizer.step(model: model, learningRate: 1e-2)
             }

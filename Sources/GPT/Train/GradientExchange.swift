@@ -67,27 +67,35 @@ public final class GradientExchange {
         self.settings = settings
         self.communicator = communicator
         count = layout.count
-        let ranks = communicator.size
-        let lines = (count + 15) / 16
-        shards = (0..<ranks).map { r in
-            min(layout.count, lines * r / ranks * 16)..<min(layout.count, lines * (r + 1) / ranks * 16)
-        }
+        shards = Self.shards(count: layout.count, ranks: communicator.size)
         owned = settings.zeroStage == 1 ? shards[communicator.rank] : 0..<layout.count
         gathered = layout.count
-        // Whole tensors from the back until a bucket holds bucketElements floats.
+        buckets = Self.buckets(layout: layout, elements: settings.bucketElements)
+        gradientRequests.reserveCapacity(buckets.count)
+        gatherRequests.reserveCapacity(buckets.count)
+    }
+
+    /// `count` floats cut into `ranks` shards as equal as possible, each starting at a multiple
+    /// of 16 floats (64 bytes).
+    static func shards(count: Int, ranks: Int) -> [Range<Int>] {
+        let lines = (count + 15) / 16
+        return (0..<ranks).map { r in min(count, lines * r / ranks * 16)..<min(count, lines * (r + 1) / ranks * 16) }
+    }
+
+    /// The buckets of `layout`'s buffer, in the order backward finishes them: whole tensors from
+    /// the back until a bucket holds `elements` floats (one bucket when `elements` is 0).
+    static func buckets(layout: ParameterLayout, elements: Int) -> [Range<Int>] {
         var buckets: [Range<Int>] = []
         var upper = layout.count
         for tensor in layout.tensors.reversed() {
             let lower = tensor.offset
-            if settings.bucketElements > 0 && upper - lower >= settings.bucketElements {
+            if elements > 0 && upper - lower >= elements {
                 buckets.append(lower..<upper)
                 upper = lower
             }
         }
         if upper > 0 { buckets.append(0..<upper) }
-        self.buckets = buckets
-        gradientRequests.reserveCapacity(buckets.count)
-        gatherRequests.reserveCapacity(buckets.count)
+        return buckets
     }
 
     /// Each rank's part of `range` (the blocks of a ring collective over it).

@@ -1,0 +1,155 @@
+import TestSupport
+import XCTest
+@testable import GPT
+
+/// The plan of the data-parallel exchange: shards that tile the buffer, buckets of whole tensors
+/// in backward order, AdamW over shards equal to AdamW over the whole buffer bit for bit, and
+/// moments written part by part equal to moments written whole. (The collectives themselves run
+/// in the mpirun tests: parallel-check, and `gpt-dist train` across rank counts and settings.)
+final class TrainGradientExchangeTests: XCTestCase {
+    func testShardsTileTheBufferOnCacheLineBoundaries() {
+        for (count, ranks) in [(1000, 2), (1000, 3), (17, 4), (5, 3), (812_672, 2), (812_672, 7)] {
+            let shards = GradientExchange.shards(count: count, ranks: ranks)
+            XCTAssertEqual(shards.count, ranks)
+            XCTAssertEqual(shards.first?.lowerBound, 0)
+            XCTAssertEqual(shards.last?.upperBound, count)
+            for r in 1..<ranks {
+                XCTAssertEqual(shards[r].lowerBound, shards[r - 1].upperBound, "\(count) over \(ranks)")
+                if shards[r].lowerBound < count { XCTAssertEqual(shards[r].lowerBound % 16, 0) }
+            }
+            let sizes = shards.map(\.count)
+            XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 16, "\(count) over \(ranks): \(sizes)")
+        }
+    }
+
+    func testBucketsAreWholeTensorsFromTheBack() throws {
+        let layout = ParameterLayout(config: GPTConfig(nLayer: 3, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 50,
+                                                       bias: true, dropout: 0))
+        let offsets = Set(layout.tensors.map(\.offset))
+        for elements in [0, 1, 300, 1000, 5000, layout.count] {
+            let buckets = GradientExchange.buckets(layout: layout, elements: elements)
+            // Backward order: from the end of the buffer down to 0, no gap, no overlap.
+            XCTAssertEqual(buckets.first?.upperBound, layout.count)
+            XCTAssertEqual(buckets.last?.lowerBound, 0)
+            for k in 1..<buckets.count { XCTAssertEqual(buckets[k].upperBound, buckets[k - 1].lowerBound) }
+            XCTAssertTrue(buckets.allSatisfy { offsets.contains($0.lowerBound) }, "buckets start at tensors")
+            if elements == 0 || elements >= layout.count {
+                XCTAssertEqual(buckets, [0..<layout.count], "one bucket")
+            } else {
+                // Every bucket but the last (the embeddings' end) reaches the requested size, and
+                // is no bigger than needed: dropping its first tensor would make it too small.
+                for bucket in buckets.dropLast() {
+                    XCTAssertGreaterThanOrEqual(bucket.count, elements)
+                    guard let next = layout.tensors.first(where: { $0.offset > bucket.lowerBound })?.offset,
+                          next < bucket.upperBound else { continue }  // a bucket of one tensor
+                    XCTAssertLessThan(bucket.upperBound - next, elements)
+                }
+            }
+        }
+        // One bucket per tensor when every tensor is big enough.
+        XCTAssertEqual(GradientExchange.buckets(layout: layout, elements: 1).count, layout.tensors.count)
+    }
+
+    func testAdamWOverShardsEqualsTheWholeStep() throws {
+        let model = try makeTinyModel(bias: true)
+        let count = model.layout.count
+        var rng = RandomGenerator(seed: 5)
+        let whole = AdamW(model: model, beta2: 0.99)
+        let wholeParameters = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        defer { wholeParameters.deallocate() }
+        _ = wholeParameters.initialize(from: model.parameters)
+
+        // Three "ranks", each with the optimizer of its shard and a copy of the parameters.
+        let ranks = 3
+        let shards = GradientExchange.shards(count: count, ranks: ranks)
+        XCTAssertTrue(shards.allSatisfy { !$0.isEmpty })
+        let optimizers = shards.map { AdamW(model: model, range: $0, beta2: 0.99) }
+        XCTAssertEqual(optimizers.map(\.m.count), shards.map(\.count), "moments of the shard only")
+        let copies = (0..<ranks).map { _ -> UnsafeMutableBufferPointer<Float> in
+            let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+            _ = p.initialize(from: model.parameters)
+            return p
+        }
+        defer { copies.forEach { $0.deallocate() } }
+
+        var gradients = [Float](repeating: 0, count: count)
+        for step in 0..<3 {
+            gradients.withUnsafeMutableBufferPointer { rng.fillNormal($0, mean: 0, std: 0.1) }
+            let lr: Float = 1e-2 * Float(step + 1), scale: Float = step == 1 ? 0.5 : 1
+            gradients.withUnsafeBufferPointer {
+                whole.step(parameters: wholeParameters, gradients: $0, learningRate: lr, gradientScale: scale)
+            }
+            for r in 0..<ranks {
+                gradients.withUnsafeBufferPointer {
+                    optimizers[r].step(parameters: copies[r], gradients: $0, learningRate: lr, gradientScale: scale)
+                }
+                // Outside its shard a rank's parameters are untouched until the allgather.
+                for other in 0..<ranks where other != r {
+                    XCTAssertTrue(shards[other].allSatisfy { step > 0 || copies[r][$0] == model.parameters[$0] })
+                }
+            }
+            // What the allgather does: every rank takes each shard from its owner.
+            for r in 0..<ranks {
+                for other in 0..<ranks where other != r {
+                    for i in shards[r] { copies[other][i] = copies[r][i] }
+                }
+            }
+        }
+        for r in 0..<ranks {
+            XCTAssertEqual(Array(copies[r]), Array(wholeParameters), "rank \(r)'s parameters")
+            XCTAssertEqual(optimizers[r].stepCount, 3)
+            XCTAssertEqual(Array(optimizers[r].m), Array(whole.m[shards[r]]))
+            XCTAssertEqual(Array(optimizers[r].v), Array(whole.v[shards[r]]))
+        }
+        XCTAssertNotEqual(Array(wholeParameters), Array(model.parameters), "the steps moved the parameters")
+    }
+
+    func testMomentsWrittenInPartsEqualMomentsWrittenWhole() throws {
+        let model = try makeTinyModel(bias: true)
+        let count = model.layout.count
+        let optimizer = AdamW(model: model)
+        var rng = RandomGenerator(seed: 9)
+        rng.fillNormal(optimizer.m, mean: 0, std: 1)
+        rng.fillNormal(optimizer.v, mean: 1, std: 0.1)
+        let directory = try makeTemporaryDirectory("moment-parts")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var config = TrainConfig()
+        config.n_layer = model.config.nLayer
+        config.n_head = model.config.nHead
+        config.n_embd = model.config.nEmbd
+        config.block_size = model.config.blockSize
+        config.vocab_size = model.config.vocabSize
+        config.bias = true
+        let whole = directory.appendingPathComponent("whole.h5").path
+        try Checkpoint.write(to: whole, model: model, optimizer: optimizer, config: config, state: nil, tokenizer: nil)
+        // Parts that cut tensors mid-row and mid-way, handed over out of order.
+        for ranks in [2, 3, 7] {
+            let parts = directory.appendingPathComponent("parts-\(ranks).h5").path
+            let shards = GradientExchange.shards(count: count, ranks: ranks).map { ($0.lowerBound + 3)..<$0.upperBound }
+            try Checkpoint.write(to: parts, model: model, optimizer: optimizer, config: config, state: nil, tokenizer: nil,
+                                 moments: { write in
+                                     for shard in shards.reversed() + shards.map({ ($0.lowerBound - 3)..<$0.lowerBound }) {
+                                         try write(shard, UnsafeBufferPointer(rebasing: optimizer.m[shard]),
+                                                   UnsafeBufferPointer(rebasing: optimizer.v[shard]))
+                                     }
+                                 })
+            let a = try Checkpoint.read(path: whole).optimizer!, b = try Checkpoint.read(path: parts).optimizer!
+            XCTAssertTrue(a == b, "\(ranks) parts give other moments than the whole")
+            for tensor in model.layout.tensors {
+                XCTAssertTrue(Array(a.m[tensor.range]) == Array(optimizer.m[tensor.range])
+                              && Array(a.v[tensor.range]) == Array(optimizer.v[tensor.range]),
+                              tensor.name)
+            }
+        }
+    }
+
+    func testSumOfSquaresIsTheNormSquared() {
+        let values: [Float] = (0..<10_000).map { Float($0 % 97) * 0.01 - 0.4 }
+        let expected = values.reduce(0.0) { $0 + Double($1) * Double($1) }
+        values.withUnsafeBufferPointer {
+            XCTAssertEqual(GradientClipping.sumOfSquares($0, threads: 2), expected, accuracy: expected * 1e-6)
+            XCTAssertEqual(GradientClipping.globalNorm($0, threads: 2), Float(expected.squareRoot()),
+                           accuracy: Float(expected.squareRoot()) * 1e-6)
+        }
+    }
+}
