@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "HDF5", "Parallel", "TestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "GPT"]),
     ]
 )
