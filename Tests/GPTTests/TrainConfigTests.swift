@@ -32,7 +32,10 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertFalse(c.eval_only); XCTAssertEqual(c.log_interval, 1); XCTAssertTrue(c.always_save_checkpoint)
         XCTAssertEqual(c.initialization, .scratch); XCTAssertEqual(c.out_dir, "out"); XCTAssertEqual(c.seed, 1337)
         XCTAssertEqual(c.threads, 0)
-        XCTAssertEqual(TrainConfig.keys.count, 29)
+        // The exchange: PyTorch DDP's 25 MB buckets, ZeRO stage 1, float32 on the wire.
+        XCTAssertEqual(c.bucket_mb, 25); XCTAssertEqual(c.zero_stage, 1); XCTAssertEqual(c.grad_reduce_dtype, "float32")
+        XCTAssertEqual(c.exchangeSettings.bucketElements, 6_250_000)
+        XCTAssertEqual(TrainConfig.keys.count, 32)
     }
 
     func testReadsEveryType() throws {
@@ -88,6 +91,11 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(message { try parse("warmup_iters: 100\nlr_decay_iters: 100") },
                        "configs/x.yaml:2: lr_decay_iters: 100 equals warmup_iters: the cosine decay would last zero iterations")
         XCTAssertEqual(message { try parse("beta2: 1") }, "configs/x.yaml:1: beta2: 1.0 must be in [0, 1)")
+        XCTAssertEqual(message { try parse("bucket_mb: -1") },
+                       "configs/x.yaml:1: bucket_mb: -1.0 must be a number of megabytes, 0 or more (0 = one exchange after backward)")
+        XCTAssertEqual(message { try parse("zero_stage: 2") }, "configs/x.yaml:1: zero_stage: 2 must be 0 or 1")
+        XCTAssertEqual(message { try parse("grad_reduce_dtype: fp16") },
+                       "configs/x.yaml:1: grad_reduce_dtype: 'fp16' must be float32 or bfloat16")
         // A default that becomes impossible through another key names the line of that key.
         XCTAssertEqual(message { try parse("n_head: 5") }, "configs/x.yaml:1: n_embd: 768 is not divisible by n_head 5")
     }
