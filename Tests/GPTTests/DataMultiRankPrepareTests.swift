@@ -140,6 +140,20 @@ final class DataMultiRankPrepareTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "the folder prepare created is removed")
     }
 
+    func testEmptyFileIsReportedByTheRankThatOwnsIt() throws {
+        let (inputs, _) = try makeCorpus()
+        let empty = try write("corpus/1b.txt", [])  // between 1.txt and 2.txt
+        for ranks in [1, 3] {
+            let outcomes = ThreadRanks.run(size: ranks) { communicator in
+                try DatasetPreparer.prepare(self.options(inputs, out: "out\(ranks)"), tokenizer: nil, communicator: communicator)
+            }
+            for outcome in outcomes {
+                XCTAssertThrowsError(try outcome.get()) { XCTAssertEqual("\($0)", "\(empty): input is empty", "\(ranks) ranks") }
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: options(inputs, out: "out\(ranks)").output))
+        }
+    }
+
     func testTheFirstFailureInCorpusOrderIsReported() throws {
         var early = Array(String(repeating: "a", count: 500).utf8), late = early
         early[300] = 0x80

@@ -143,7 +143,12 @@ public enum InputFiles {
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw DataError.unreadableInput(path: path, reason: "no such file or folder")
             }
-            if !isDirectory.boolValue { files.append(path); continue }
+            if !isDirectory.boolValue {
+                // A FIFO or device would block the reader, or never end.
+                guard isRegularFile(path) else { throw DataError.unreadableInput(path: path, reason: "not a regular file") }
+                files.append(path)
+                continue
+            }
             let names: [String]
             do {
                 names = try fm.contentsOfDirectory(atPath: path)
@@ -154,14 +159,17 @@ public enum InputFiles {
             let inside = names.filter { !$0.hasPrefix(".") }
                 .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
                 .map { folder.appendingPathComponent($0).path }
-                .filter { file in
-                    var isFolder: ObjCBool = false
-                    return fm.fileExists(atPath: file, isDirectory: &isFolder) && !isFolder.boolValue
-                }
+                .filter(isRegularFile)
             if inside.isEmpty { throw DataError.emptyInput(path: path) }
             files += inside
         }
         if files.isEmpty { throw DataError.invalidOption("no input files (give --input FILE or FOLDER)") }
         return files
+    }
+
+    /// True for a regular file, or a symbolic link to one.
+    static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 }
