@@ -61,8 +61,9 @@ let package = Package(
 
         // Exercises every collective on every rank; the multi-rank tests run it under mpirun.
         .executableTarget(name: "parallel-check", dependencies: ["Parallel"]),
-        // Finds the built executables and runs them (and mpirun) for the end-to-end tests.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Finds the built executables and runs them (and mpirun) for the end-to-end tests; reads
+        // a dataset folder's HDF5 files for comparisons.
+        .target(name: "TestSupport", dependencies: ["HDF5"], path: "Tests/TestSupport"),
 
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], resources: [.copy("Fixtures")]),

@@ -98,4 +98,16 @@ final class DataChunkingTests: XCTestCase {
         XCTAssertThrowsError(try InputFiles.resolve([folder.appendingPathComponent("sub").path]))
         XCTAssertThrowsError(try InputFiles.resolve([folder.appendingPathComponent("nope").path]))
     }
+
+    func testFIFOsAreNotInputs() throws {
+        let fifo = folder.appendingPathComponent("pipe").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        _ = try write("a.txt", Array("a".utf8))
+        // Skipped inside a folder (reading one would block until something writes to it)...
+        XCTAssertEqual(try InputFiles.resolve([folder.path]).map { URL(fileURLWithPath: $0).lastPathComponent }, ["a.txt"])
+        // ...and refused when named.
+        XCTAssertThrowsError(try InputFiles.resolve([fifo])) { error in
+            XCTAssertEqual(error as? DataError, .unreadableInput(path: fifo, reason: "not a regular file"))
+        }
+    }
 }

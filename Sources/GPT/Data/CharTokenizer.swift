@@ -102,6 +102,15 @@ public struct CharVocabularyBuilder: Sendable {
         }
     }
 
+    /// Adds scalars given by their code points (another rank's character set); values that are
+    /// not Unicode scalars are ignored.
+    public mutating func add(codePoints: [UInt32]) {
+        for value in codePoints where Unicode.Scalar(value) != nil {
+            if value < 128 { ascii[Int(value)] = true } else { other.insert(value) }
+            scalarCount += 1
+        }
+    }
+
     /// Adds the scalars another builder saw (for parallel passes).
     public mutating func merge(_ other: CharVocabularyBuilder) {
         for i in 0..<128 where other.ascii[i] { ascii[i] = true }

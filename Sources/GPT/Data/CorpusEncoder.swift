@@ -15,52 +15,83 @@ public struct PrepareProgress: Sendable {
     public var total: Int
 }
 
-/// Streams text files through a tokenizer in order, chunk by chunk, optionally encoding several
-/// chunks at once on worker threads (the order of the tokens never depends on the workers).
+/// Streams parts of text files through a tokenizer in order, chunk by chunk, optionally encoding
+/// several chunks at once on worker threads (the order of the tokens never depends on the workers).
 struct CorpusEncoder {
-    var files: [String]
+    /// The parts of the corpus to read, in corpus order.
+    var pieces: [FilePiece]
     var cut: ChunkCut
     var chunkBytes: Int
     var workers: Int
+    var invalidUTF8: InvalidUTF8Policy = .error
     var progress: ((PrepareProgress) -> Void)?
 
-    /// Total bytes of the input files.
+    init(pieces: [FilePiece], cut: ChunkCut, chunkBytes: Int, workers: Int,
+         invalidUTF8: InvalidUTF8Policy = .error, progress: ((PrepareProgress) -> Void)?) {
+        self.pieces = pieces
+        self.cut = cut
+        self.chunkBytes = chunkBytes
+        self.workers = workers
+        self.invalidUTF8 = invalidUTF8
+        self.progress = progress
+    }
+
+    /// An encoder of whole files.
+    init(files: [String], cut: ChunkCut, chunkBytes: Int, workers: Int, progress: ((PrepareProgress) -> Void)?) {
+        self.init(pieces: files.map { FilePiece(path: $0, bytes: nil) }, cut: cut, chunkBytes: chunkBytes,
+                  workers: workers, progress: progress)
+    }
+
+    /// Total bytes of the pieces.
     func totalBytes() -> Int {
-        files.reduce(0) { sum, path in
-            sum + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        pieces.reduce(0) { sum, piece in
+            if let bytes = piece.bytes { return sum + bytes.count }
+            return sum + ((try? FileManager.default.attributesOfItem(atPath: piece.path)[.size] as? Int) ?? 0)
         }
     }
 
-    /// Visits every chunk of every file in order (validating UTF-8; empty files are errors).
+    private func reader(_ piece: FilePiece) throws -> TextChunkReader {
+        try TextChunkReader(path: piece.path, cut: cut, chunkBytes: chunkBytes, range: piece.bytes, invalidUTF8: invalidUTF8)
+    }
+
+    /// Visits every chunk of every piece in order (validating UTF-8; empty files are errors).
     func forEachChunk(phase: PrepareProgress.Phase, _ body: (_ file: String, _ chunk: TextChunk) throws -> Void) throws {
         let total = totalBytes()
         var done = 0
-        for file in files {
-            let reader = try TextChunkReader(path: file, cut: cut, chunkBytes: chunkBytes)
+        for piece in pieces {
+            let reader = try reader(piece)
             while let chunk = try reader.next() {
-                try body(file, chunk)
+                try body(piece.path, chunk)
                 done += chunk.byteCount
                 progress?(PrepareProgress(phase: phase, done: done, total: total))
             }
         }
     }
 
-    /// The character set of the corpus: nanoGPT's `sorted(list(set(data)))`.
-    func characterTokenizer() throws -> CharTokenizer {
+    /// The characters of the pieces, for the corpus's character set.
+    func characterSet() throws -> CharVocabularyBuilder {
         var builder = CharVocabularyBuilder()
         try forEachChunk(phase: .vocabulary) { _, chunk in builder.add(chunk.text) }
-        return try CharTokenizer(scalars: builder.sortedScalars)
+        return builder
     }
 
-    /// Encodes every file with `tokenizer`, handing the ids to `sink` in corpus order. Each file
-    /// is encoded on its own (a file boundary is a chunk boundary). Encoding errors name the file
-    /// and the byte offset of the chunk they happened in.
-    func encode(with tokenizer: any Tokenizer, into sink: ([Int32]) throws -> Void) throws {
+    /// The character set of the pieces: nanoGPT's `sorted(list(set(data)))`.
+    func characterTokenizer() throws -> CharTokenizer {
+        try CharTokenizer(scalars: characterSet().sortedScalars)
+    }
+
+    /// Encodes every piece with `tokenizer`, handing the ids to `sink` in corpus order, and returns
+    /// the number of U+FFFD substitutions made. Each file is encoded on its own (a file boundary
+    /// is a chunk boundary). Encoding errors name the file and the byte offset of the chunk they
+    /// happened in.
+    @discardableResult
+    func encode(with tokenizer: any Tokenizer, into sink: ([Int32]) throws -> Void) throws -> Int {
         let total = totalBytes()
         var done = 0
+        var replacements = 0
         let workers = max(1, self.workers)
-        for file in files {
-            let reader = try TextChunkReader(path: file, cut: cut, chunkBytes: chunkBytes)
+        for piece in pieces {
+            let reader = try reader(piece)
             var finished = false
             while !finished {
                 // Read up to `workers` chunks on this thread, encode them in parallel, keep order.
@@ -76,13 +107,15 @@ struct CorpusEncoder {
                     case .success(let ids):
                         try sink(ids)
                     case .failure(let error):
-                        throw Self.locate(error, file: file, chunk: chunk)
+                        throw Self.locate(error, file: piece.path, chunk: chunk)
                     }
+                    replacements += chunk.replacements
                     done += chunk.byteCount
                     progress?(PrepareProgress(phase: .encoding, done: done, total: total))
                 }
             }
         }
+        return replacements
     }
 
     private static func encodeInParallel(_ chunks: [TextChunk], tokenizer: any Tokenizer) -> [Result<[Int32], Error>] {

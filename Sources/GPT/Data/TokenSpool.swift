@@ -1,12 +1,14 @@
 import Foundation
 
-/// A temporary file of token ids in native byte order and a fixed width: `prepare` encodes the
-/// whole corpus into it first (the token count, and so the train/val split, is only known at the
-/// end), then cuts it into shards. Memory stays bounded by one buffer, whatever the corpus size.
+/// A temporary file of token ids in native byte order and a fixed width: each rank of `prepare`
+/// encodes its share of the corpus into one first (the token count, and so the train/val split, is
+/// only known at the end), then the shards are cut from them (`TokenSpoolSet`). Memory stays
+/// bounded by one buffer, whatever the corpus size.
 final class TokenSpool {
     let path: String
     let width: TokenWidth
     private let handle: FileHandle
+    private var closed = false
     private(set) var count = 0
     private var buffer: [UInt8] = []
     private let flushBytes = 1 << 22
@@ -22,7 +24,7 @@ final class TokenSpool {
         self.handle = handle
     }
 
-    deinit { try? handle.close() }
+    deinit { if !closed { try? handle.close() } }
 
     /// Appends `tokens` (each already checked to be in the vocabulary).
     func append(_ tokens: [Int32]) throws {
@@ -48,32 +50,23 @@ final class TokenSpool {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Reads tokens `range` (after `flush()`) as values of type `T` (UInt16 or UInt32, matching
-    /// `width`), straight into the returned array (no intermediate copy: a shard can be large).
-    func read<T: FixedWidthInteger>(_ range: Range<Int>, as type: T.Type) throws -> [T] {
-        precondition(MemoryLayout<T>.size == width.byteCount)
-        let byteCount = range.count * width.byteCount
-        var values = [T](repeating: 0, count: range.count)
-        let fd = handle.fileDescriptor
-        var done = 0
-        try values.withUnsafeMutableBytes { target in
-            while done < byteCount {
-                let got = pread(fd, target.baseAddress! + done, byteCount - done,
-                                off_t(range.lowerBound * width.byteCount + done))
-                if got < 0 && errno == EINTR { continue }
-                guard got > 0 else {
-                    throw DataError.writeFailed(path: path, reason: got < 0 ? String(cString: strerror(errno))
-                                                : "temporary token file is shorter than expected")
-                }
-                done += got
-            }
+    /// Writes buffered tokens, forces them to storage and closes the file, so another process
+    /// (another rank, on another machine of a shared file system) can read all of them.
+    func finish() throws {
+        try flush()
+        do {
+            try handle.synchronize()
+            closed = true
+            try handle.close()
+        } catch {
+            throw DataError.writeFailed(path: path, reason: error.localizedDescription)
         }
-        return values
     }
 
     /// Deletes the file.
     func remove() {
-        try? handle.close()
+        if !closed { try? handle.close() }
+        closed = true
         try? FileManager.default.removeItem(atPath: path)
     }
 }
