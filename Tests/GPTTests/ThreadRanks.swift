@@ -35,6 +35,24 @@ final class ThreadRanks: @unchecked Sendable {
         return results.values.map { $0! }
     }
 
+    private var mailboxes: [[Int]: [Any]] = [:]
+
+    /// Queues `value` for rank `to` (point-to-point: only the two ranks take part).
+    func post(_ value: Any, from: Int, to: Int) {
+        condition.lock()
+        mailboxes[[from, to], default: []].append(value)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Takes the oldest value rank `from` posted to rank `to`, waiting for one.
+    func take(from: Int, to: Int) -> Any {
+        condition.lock()
+        defer { condition.unlock() }
+        while mailboxes[[from, to]]?.isEmpty ?? true { condition.wait() }
+        return mailboxes[[from, to]]!.removeFirst()
+    }
+
     /// Every rank hands in `value`; returns every rank's value, in rank order.
     func exchange(_ value: Any, rank: Int) -> [Any] {
         condition.lock()
@@ -149,6 +167,42 @@ final class ThreadCommunicator: Communicator, @unchecked Sendable {
             for i in start..<(start + count) { buffer[i] = all[r][i] }
             start += count
         }
+    }
+
+    /// The ring collectives at once (blocking), summing in rank order; `wire` only rounds an
+    /// allreduce's bfloat16 result as the ring would.
+    func startReduceScatter(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int],
+                            wire: WireFormat) throws -> CollectiveRequest {
+        let start = counts[..<rank].reduce(0, +)
+        let result = reduce(gather(UnsafeBufferPointer(buffer)), start..<(start + counts[rank]), op: .sum)
+        for (i, value) in result.enumerated() { buffer[start + i] = value }
+        return FinishedRequest()
+    }
+
+    func startAllgather(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws -> CollectiveRequest {
+        try allgather(inPlace: buffer, counts: counts)
+        return FinishedRequest()
+    }
+
+    func startAllreduce(inPlace buffer: UnsafeMutableBufferPointer<Float>, counts: [Int],
+                        wire: WireFormat) throws -> CollectiveRequest {
+        try allreduce(buffer, op: .sum)
+        if wire == .bfloat16 {
+            for i in buffer.indices { buffer[i] = Float(bitPattern: (buffer[i].bitPattern &+ 0x7FFF &+ ((buffer[i].bitPattern >> 16) & 1)) & 0xFFFF_0000) }
+        }
+        return FinishedRequest()
+    }
+
+    func send<T: CollectiveElement>(_ buffer: UnsafeBufferPointer<T>, to destination: Int) throws {
+        ranks.post(Array(buffer), from: rank, to: destination)
+    }
+
+    func receive<T: CollectiveElement>(_ buffer: UnsafeMutableBufferPointer<T>, from source: Int) throws {
+        let values = ranks.take(from: source, to: rank) as! [T]
+        guard values.count == buffer.count else {
+            throw CollectiveUsageError(operation: "receive", problem: "\(values.count) elements sent, \(buffer.count) expected")
+        }
+        for i in buffer.indices { buffer[i] = values[i] }
     }
 
     func abort(code: Int32) -> Never { fatalError("rank \(rank) aborted the threaded job with code \(code)") }
