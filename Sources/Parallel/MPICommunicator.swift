@@ -205,7 +205,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         if let engine { return engine }
         let microseconds = ProcessInfo.processInfo.environment["GPT_DIST_PROGRESS_US"].flatMap { UInt32($0) } ?? 200
         let made = try RingEngine(duplicating: comm, rank: rank, size: size, segmentElements: ringSegmentElements,
-                                  depth: ringDepth, progressInterval: max(1, microseconds))
+                                  depth: ringDepth, progressInterval: microseconds)
         engine = made
         return made
     }

@@ -19,7 +19,9 @@ final class RingEngine: @unchecked Sendable {
     let segmentElements: Int
     /// Segments in flight per direction.
     let depth: Int
-    /// Sleep of the progress thread between two rounds of tests.
+    /// Sleep of the progress thread between two rounds of tests; 0 runs no thread (data then
+    /// moves only while a caller starts, tests or waits: what MPI's own non-blocking
+    /// collectives do over TCP).
     let progressInterval: useconds_t
 
     private var operations: [RingOperation] = []
@@ -68,7 +70,7 @@ final class RingEngine: @unchecked Sendable {
             operations.append(operation)
             advanceLocked()
         }
-        let start = !threadStarted && !operation.isComplete
+        let start = !threadStarted && !operation.isComplete && progressInterval > 0
         if start { threadStarted = true }
         MPIRuntime.callLock.unlock()
         if start {
