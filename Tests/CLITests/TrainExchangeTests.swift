@@ -47,17 +47,20 @@ final class TrainExchangeTests: XCTestCase {
                                  ("default", []), ("stage0", ["zero_stage=0", "bucket_mb=0.001"]),
                                  ("stage0-one-bucket", ["zero_stage=0", "bucket_mb=0"])] {
             let two = try run("two-" + name, np: 2, settings)
-            XCTAssertLessThan(largestDifference(two.parameters, one.parameters), 1e-5, name)
+            // The norm's sum of squares is added up per rank part, so its last bits (and through the
+            // clipping and AdamW, the parameters' last digits) depend on the parts.
+            XCTAssertLessThan(largestDifference(two.parameters, one.parameters), 5e-5, name)
             for it in 0..<10 {
                 XCTAssertEqual(two.losses[it] ?? .nan, one.losses[it] ?? 0, accuracy: 1e-5 * (one.losses[it] ?? 1),
                                "\(name) iteration \(it)")
             }
             twoRanks[name] = two.parameters
         }
-        // On two ranks every element is one sum of two values, whatever the buckets and stage:
-        // the parameters are bit-identical.
-        for (name, parameters) in twoRanks {
-            XCTAssertTrue(parameters == twoRanks["default"]!, "\(name) differs from the default exchange")
+        // On two ranks every element is one sum of two values, whatever the buckets and stage, and
+        // with the same buckets the norm is added up in the same order: bit-identical parameters.
+        XCTAssertTrue(twoRanks["stage0"]! == twoRanks["tiny-buckets"]!, "stage 0 differs from stage 1")
+        for name in ["one-bucket", "stage0-one-bucket"] {
+            XCTAssertTrue(twoRanks[name]! == twoRanks["default"]!, "\(name) differs from the default exchange")
         }
         // Three ranks, tiny buckets (the ring adds in another order: float tolerance).
         let three = try run("three", np: 3, ["gradient_accumulation_steps=3", "bucket_mb=0.001"])

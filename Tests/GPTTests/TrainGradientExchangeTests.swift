@@ -7,18 +7,18 @@ import XCTest
 /// moments written part by part equal to moments written whole. (The collectives themselves run
 /// in the mpirun tests: parallel-check, and `gpt-dist train` across rank counts and settings.)
 final class TrainGradientExchangeTests: XCTestCase {
-    func testShardsTileTheBufferOnCacheLineBoundaries() {
-        for (count, ranks) in [(1000, 2), (1000, 3), (17, 4), (5, 3), (812_672, 2), (812_672, 7)] {
-            let shards = GradientExchange.shards(count: count, ranks: ranks)
-            XCTAssertEqual(shards.count, ranks)
-            XCTAssertEqual(shards.first?.lowerBound, 0)
-            XCTAssertEqual(shards.last?.upperBound, count)
+    func testPartsTileABucketOnCacheLineBoundaries() {
+        for (range, ranks) in [(0..<1000, 2), (32..<1032, 3), (16..<33, 4), (0..<5, 3), (0..<812_672, 2), (48..<812_720, 7)] {
+            let parts = GradientExchange.parts(of: range, ranks: ranks)
+            XCTAssertEqual(parts.count, ranks)
+            XCTAssertEqual(parts.first?.lowerBound, range.lowerBound)
+            XCTAssertEqual(parts.last?.upperBound, range.upperBound)
             for r in 1..<ranks {
-                XCTAssertEqual(shards[r].lowerBound, shards[r - 1].upperBound, "\(count) over \(ranks)")
-                if shards[r].lowerBound < count { XCTAssertEqual(shards[r].lowerBound % 16, 0) }
+                XCTAssertEqual(parts[r].lowerBound, parts[r - 1].upperBound, "\(range) over \(ranks)")
+                if parts[r].lowerBound < range.upperBound { XCTAssertEqual((parts[r].lowerBound - range.lowerBound) % 16, 0) }
             }
-            let sizes = shards.map(\.count)
-            XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 16, "\(count) over \(ranks): \(sizes)")
+            let sizes = parts.map(\.count)
+            XCTAssertLessThanOrEqual(sizes.max()! - sizes.min()!, 16, "\(range) over \(ranks): \(sizes)")
         }
     }
 
@@ -59,12 +59,17 @@ final class TrainGradientExchangeTests: XCTestCase {
         defer { wholeParameters.deallocate() }
         _ = wholeParameters.initialize(from: model.parameters)
 
-        // Three "ranks", each with the optimizer of its shard and a copy of the parameters.
+        // Three "ranks", each with the optimizer of its shard (its third of each of several
+        // buckets) and a copy of the parameters.
         let ranks = 3
-        let shards = GradientExchange.shards(count: count, ranks: ranks)
-        XCTAssertTrue(shards.allSatisfy { !$0.isEmpty })
-        let optimizers = shards.map { AdamW(model: model, range: $0, beta2: 0.99) }
-        XCTAssertEqual(optimizers.map(\.m.count), shards.map(\.count), "moments of the shard only")
+        let buckets = GradientExchange.buckets(layout: model.layout, elements: 300)
+        XCTAssertGreaterThan(buckets.count, 3)
+        let shards = (0..<ranks).map { r in buckets.reversed().map { GradientExchange.parts(of: $0, ranks: ranks)[r] } }
+        let optimizers = shards.map { AdamW(model: model, ranges: $0, beta2: 0.99) }
+        XCTAssertEqual(optimizers.map(\.m.count), shards.map { $0.reduce(0) { $0 + $1.count } }, "moments of the shard only")
+        var covered = [Int](repeating: 0, count: count)
+        for shard in shards { for part in shard { for i in part { covered[i] += 1 } } }
+        XCTAssertEqual(Set(covered), [1], "the shards cover the buffer once")
         let copies = (0..<ranks).map { _ -> UnsafeMutableBufferPointer<Float> in
             let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
             _ = p.initialize(from: model.parameters)
@@ -85,21 +90,21 @@ final class TrainGradientExchangeTests: XCTestCase {
                 }
                 // Outside its shard a rank's parameters are untouched until the allgather.
                 for other in 0..<ranks where other != r {
-                    XCTAssertTrue(shards[other].allSatisfy { step > 0 || copies[r][$0] == model.parameters[$0] })
+                    XCTAssertTrue(shards[other].joined().allSatisfy { step > 0 || copies[r][$0] == model.parameters[$0] })
                 }
             }
             // What the allgather does: every rank takes each shard from its owner.
             for r in 0..<ranks {
                 for other in 0..<ranks where other != r {
-                    for i in shards[r] { copies[other][i] = copies[r][i] }
+                    for i in shards[r].joined() { copies[other][i] = copies[r][i] }
                 }
             }
         }
         for r in 0..<ranks {
             XCTAssertEqual(Array(copies[r]), Array(wholeParameters), "rank \(r)'s parameters")
             XCTAssertEqual(optimizers[r].stepCount, 3)
-            XCTAssertEqual(Array(optimizers[r].m), Array(whole.m[shards[r]]))
-            XCTAssertEqual(Array(optimizers[r].v), Array(whole.v[shards[r]]))
+            XCTAssertTrue(Array(optimizers[r].m) == shards[r].joined().map { whole.m[$0] }, "rank \(r)'s first moments")
+            XCTAssertTrue(Array(optimizers[r].v) == shards[r].joined().map { whole.v[$0] }, "rank \(r)'s second moments")
         }
         XCTAssertNotEqual(Array(wholeParameters), Array(model.parameters), "the steps moved the parameters")
     }
@@ -125,7 +130,7 @@ final class TrainGradientExchangeTests: XCTestCase {
         // Parts that cut tensors mid-row and mid-way, handed over out of order.
         for ranks in [2, 3, 7] {
             let parts = directory.appendingPathComponent("parts-\(ranks).h5").path
-            let shards = GradientExchange.shards(count: count, ranks: ranks).map { ($0.lowerBound + 3)..<$0.upperBound }
+            let shards = GradientExchange.parts(of: 0..<count, ranks: ranks).map { ($0.lowerBound + 3)..<$0.upperBound }
             try Checkpoint.write(to: parts, model: model, optimizer: optimizer, config: config, state: nil, tokenizer: nil,
                                  moments: { write in
                                      for shard in shards.reversed() + shards.map({ ($0.lowerBound - 3)..<$0.lowerBound }) {

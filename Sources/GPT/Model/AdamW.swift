@@ -4,8 +4,8 @@ import Foundation
 /// decay on every tensor of 2 or more dimensions (Linear weights and both embeddings; lm_head is
 /// wte, counted once), none on biases and LayerNorm weights.
 ///
-/// It updates one `range` of the flat buffers and keeps the first and second moments `m` and `v`
-/// of that range only: the whole buffer on one rank, the rank's shard under ZeRO stage 1 (so the
+/// It updates some `ranges` of the flat buffers and keeps the first and second moments `m` and `v`
+/// of those only: the whole buffer on one rank, the rank's shard under ZeRO stage 1 (so the
 /// moments take 1/N of the memory). The moments follow the model's `ParameterLayout`, so a
 /// checkpoint stores them under the parameters' names.
 public final class AdamW {
@@ -20,58 +20,66 @@ public final class AdamW {
     /// Steps taken so far; the bias correction of the next step uses `stepCount + 1`. Set it when
     /// restoring a checkpoint.
     public var stepCount: Int = 0
-    /// The part of the flat buffers this optimizer updates and keeps moments for: all of them
-    /// on one rank, this rank's shard under ZeRO stage 1.
-    public let range: Range<Int>
-    /// First moments of `range` (`m[i]` belongs to flat index `range.lowerBound + i`).
+    /// The parts of the flat buffers this optimizer updates and keeps moments for, in
+    /// increasing order: all of the buffer on one rank, the rank's shard under ZeRO stage 1.
+    public let ranges: [Range<Int>]
+    /// First moments of `ranges`, one after another (`m[0]` belongs to `ranges[0].lowerBound`).
     public let m: UnsafeMutableBufferPointer<Float>
-    /// Second moments of `range`.
+    /// Second moments of `ranges`, as `m`.
     public let v: UnsafeMutableBufferPointer<Float>
     /// The layout of the model it optimises.
     public let layout: ParameterLayout
     private let splitter: WorkSplitter
-    /// Contiguous runs of the flat buffer with one weight-decay setting.
-    private let groups: [(range: Range<Int>, decays: Bool)]
+    /// Runs of elements with one weight-decay setting: where they start in the flat buffers and
+    /// in the moments.
+    private let runs: [(parameter: Int, moment: Int, count: Int, decays: Bool)]
 
-    /// An optimizer of the parameters in `range` of `layout`'s flat buffers (all by default).
-    public init(layout: ParameterLayout, range: Range<Int>? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
+    /// An optimizer of the parameters in `ranges` of `layout`'s flat buffers (all by default).
+    public init(layout: ParameterLayout, ranges: [Range<Int>]? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
                 eps: Float = 1e-8, weightDecay: Float = 0.1,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
-        let range = range ?? 0..<layout.count
-        precondition(range.lowerBound >= 0 && range.upperBound <= layout.count, "AdamW range outside the layout")
+        let ranges = (ranges ?? [0..<layout.count]).filter { !$0.isEmpty }
+        precondition(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound <= $1.lowerBound }
+                     && ranges.allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= layout.count },
+                     "AdamW ranges must be increasing and inside the layout")
         self.layout = layout
-        self.range = range
+        self.ranges = ranges
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
         self.weightDecay = weightDecay
         splitter = WorkSplitter(threads: threads, grain: 16_384)
-        m = .allocate(capacity: max(1, range.count))
-        m.initialize(repeating: 0)
-        v = .allocate(capacity: max(1, range.count))
-        v.initialize(repeating: 0)
-        var groups: [(Range<Int>, Bool)] = []
-        for t in layout.tensors {
-            if let last = groups.last, last.1 == t.decays, last.0.upperBound <= t.offset {
-                groups[groups.count - 1].0 = last.0.lowerBound..<t.range.upperBound
-            } else {
-                groups.append((t.range, t.decays))
+        let total = ranges.reduce(0) { $0 + $1.count }
+        // At least one element allocated, `total` in view.
+        let first = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, total))
+        first.initialize(repeating: 0)
+        let second = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, total))
+        second.initialize(repeating: 0)
+        m = UnsafeMutableBufferPointer(rebasing: first[0..<total])
+        v = UnsafeMutableBufferPointer(rebasing: second[0..<total])
+        var runs: [(Int, Int, Int, Bool)] = []
+        var moment = 0
+        for range in ranges {
+            for tensor in layout.tensors {
+                let lower = max(range.lowerBound, tensor.offset), upper = min(range.upperBound, tensor.range.upperBound)
+                if lower < upper { runs.append((lower, moment + lower - range.lowerBound, upper - lower, tensor.decays)) }
             }
+            moment += range.count
         }
-        self.groups = groups
+        self.runs = runs
     }
 
-    /// An optimizer for `model` (of the parameters in `range`, all by default), using the
+    /// An optimizer for `model` (of the parameters in `ranges`, all by default), using the
     /// model's thread count.
-    public convenience init(model: GPTModel, range: Range<Int>? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
+    public convenience init(model: GPTModel, ranges: [Range<Int>]? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
                             eps: Float = 1e-8, weightDecay: Float = 0.1) {
-        self.init(layout: model.layout, range: range, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
+        self.init(layout: model.layout, ranges: ranges, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
                   threads: model.threads)
     }
 
     deinit {
-        m.deallocate()
-        v.deallocate()
+        m.baseAddress?.deallocate()
+        v.baseAddress?.deallocate()
     }
 
     /// Zeroes both moments and the step count.
@@ -81,15 +89,15 @@ public final class AdamW {
         stepCount = 0
     }
 
-    /// One AdamW step of the parameters in `range` along their gradients (both buffers in this
-    /// optimizer's layout; only `range` of either is read or written) at `learningRate`,
+    /// One AdamW step of the parameters in `ranges` along their gradients (both buffers in this
+    /// optimizer's layout; only `ranges` of either is read or written) at `learningRate`,
     /// exactly as `torch.optim.AdamW`'s single-tensor update. `gradientScale` multiplies every
     /// gradient as it is read (the clipping coefficient, so clipping costs no pass of its own).
     public func step(parameters: UnsafeMutableBufferPointer<Float>, gradients: UnsafeBufferPointer<Float>,
                      learningRate: Float, gradientScale: Float = 1) {
         precondition(parameters.count == layout.count && gradients.count == layout.count)
         stepCount += 1  // on every rank, so every shard applies the same bias correction
-        if range.isEmpty { return }
+        if m.isEmpty { return }
         let t = Double(stepCount)
         let b1 = Double(beta1), b2 = Double(beta2)
         let stepSize = Float(Double(learningRate) / (1 - pow(b1, t)))
@@ -98,29 +106,27 @@ public final class AdamW {
         // divisions per element made this loop compute-bound.
         let inverseCorrection2Sqrt = 1 / correction2Sqrt
         let p = parameters.baseAddress!, g = gradients.baseAddress!
-        // Moments are indexed from the range's start.
-        let mm = m.baseAddress! - range.lowerBound, vv = v.baseAddress! - range.lowerBound
+        let mm = m.baseAddress!, vv = v.baseAddress!
         let oneMinusBeta1 = 1 - beta1, oneMinusBeta2 = 1 - beta2
         let beta2 = self.beta2, eps = self.eps
-        // One parallel region over the whole buffer; each chunk walks the groups it overlaps.
+        // One parallel region over the moments; each chunk walks the runs it overlaps.
         let decayed = 1 - learningRate * weightDecay
-        let groups = self.groups
-        let first = range.lowerBound
-        splitter.run(range.count, costPerItem: 1) { offsets, _ in
-            let chunk = (first + offsets.lowerBound)..<(first + offsets.upperBound)
+        let runs = self.runs
+        splitter.run(m.count, costPerItem: 1) { chunk, _ in
             let decayV = Vec8(repeating: decayed), w1 = Vec8(repeating: oneMinusBeta1)
             let b2v = Vec8(repeating: beta2), w2 = Vec8(repeating: oneMinusBeta2)
             let c2 = Vec8(repeating: inverseCorrection2Sqrt), epsV = Vec8(repeating: eps)
             let stepV = Vec8(repeating: stepSize), one = Vec8(repeating: 1)
             let scaleV = Vec8(repeating: gradientScale)
-            for group in groups {
-                let start = max(group.range.lowerBound, chunk.lowerBound)
-                let end = min(group.range.upperBound, chunk.upperBound)
+            for run in runs {
+                let start = max(run.moment, chunk.lowerBound)
+                let end = min(run.moment + run.count, chunk.upperBound)
                 if start >= end { continue }
-                let decay: Float = group.decays ? decayed : 1
-                let dv = group.decays ? decayV : one
-                // Pointers to the group's first element in this chunk.
-                let p = p + start, mm = mm + start, vv = vv + start, g = g + start
+                let decay: Float = run.decays ? decayed : 1
+                let dv = run.decays ? decayV : one
+                // Pointers to the run's first element in this chunk.
+                let shift = run.parameter - run.moment
+                let p = p + (start + shift), g = g + (start + shift), mm = mm + start, vv = vv + start
                 let n = end - start
                 var i = 0
                 while i &+ 8 <= n {

@@ -45,8 +45,8 @@ extension Checkpoint {
                 if let moments {
                     try moments(writeMoments)
                 } else {
-                    precondition(optimizer.range == 0..<layout.count, "pass `moments` for an optimizer of one shard")
-                    try writeMoments(optimizer.range, UnsafeBufferPointer(optimizer.m), UnsafeBufferPointer(optimizer.v))
+                    precondition(optimizer.ranges == [0..<layout.count], "pass `moments` for an optimizer of one shard")
+                    try writeMoments(0..<layout.count, UnsafeBufferPointer(optimizer.m), UnsafeBufferPointer(optimizer.v))
                 }
             }
             try writeSettings(config, into: file.createGroup("config"))

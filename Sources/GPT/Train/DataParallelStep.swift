@@ -21,7 +21,7 @@ public final class DataParallelStep {
                 beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
         self.model = model
         exchange = GradientExchange(layout: model.layout, communicator: communicator, settings: settings)
-        optimizer = AdamW(model: model, range: exchange.owned, beta1: beta1, beta2: beta2, eps: eps,
+        optimizer = AdamW(model: model, ranges: exchange.owned, beta1: beta1, beta2: beta2, eps: eps,
                           weightDecay: weightDecay)
     }
 

@@ -39,11 +39,12 @@ public final class GradientExchange {
 
     public let settings: Settings
     let communicator: any Communicator
-    /// Each rank's shard of the flat buffer, in rank order, covering `0..<count`, each starting
-    /// at a multiple of 16 floats (no two ranks' writes share a cache line).
-    public let shards: [Range<Int>]
-    /// The part this rank's AdamW updates: its shard under ZeRO stage 1, else everything.
-    public let owned: Range<Int>
+    /// Each rank's shard of the flat buffer, in rank order: its 1/N part of every bucket (in
+    /// increasing order), so that every bucket's ring moves the same bytes both ways on every
+    /// link. The parts start at multiples of 16 floats (no two ranks' writes share a cache line).
+    public let shards: [[Range<Int>]]
+    /// What this rank's AdamW updates: its shard under ZeRO stage 1, else everything.
+    public let owned: [Range<Int>]
     /// Buckets in the order backward finishes them (from the back of the buffer).
     public let buckets: [Range<Int>]
     private let count: Int
@@ -67,19 +68,23 @@ public final class GradientExchange {
         self.settings = settings
         self.communicator = communicator
         count = layout.count
-        shards = Self.shards(count: layout.count, ranks: communicator.size)
-        owned = settings.zeroStage == 1 ? shards[communicator.rank] : 0..<layout.count
+        let buckets = Self.buckets(layout: layout, elements: settings.bucketElements)
+        self.buckets = buckets
+        let ranks = communicator.size
+        shards = (0..<ranks).map { r in buckets.reversed().map { Self.parts(of: $0, ranks: ranks)[r] } }
+        owned = settings.zeroStage == 1 ? shards[communicator.rank] : [0..<layout.count]
         gathered = layout.count
-        buckets = Self.buckets(layout: layout, elements: settings.bucketElements)
         gradientRequests.reserveCapacity(buckets.count)
         gatherRequests.reserveCapacity(buckets.count)
     }
 
-    /// `count` floats cut into `ranks` shards as equal as possible, each starting at a multiple
-    /// of 16 floats (64 bytes).
-    static func shards(count: Int, ranks: Int) -> [Range<Int>] {
-        let lines = (count + 15) / 16
-        return (0..<ranks).map { r in min(count, lines * r / ranks * 16)..<min(count, lines * (r + 1) / ranks * 16) }
+    /// `range` cut into `ranks` parts as equal as possible, in rank order, each starting at a
+    /// multiple of 16 floats from the range's start (64 bytes).
+    static func parts(of range: Range<Int>, ranks: Int) -> [Range<Int>] {
+        let lines = (range.count + 15) / 16, base = range.lowerBound
+        return (0..<ranks).map { r in
+            min(range.upperBound, base + lines * r / ranks * 16)..<min(range.upperBound, base + lines * (r + 1) / ranks * 16)
+        }
     }
 
     /// The buckets of `layout`'s buffer, in the order backward finishes them: whole tensors from
@@ -98,9 +103,9 @@ public final class GradientExchange {
         return buckets
     }
 
-    /// Each rank's part of `range` (the blocks of a ring collective over it).
+    /// Each rank's part of a bucket (the blocks of a ring collective over it).
     private func blocks(of range: Range<Int>) -> [Int] {
-        shards.map { max(0, min($0.upperBound, range.upperBound) - max($0.lowerBound, range.lowerBound)) }
+        Self.parts(of: range, ranks: communicator.size).map(\.count)
     }
 
     /// Runs `backward` (the last micro-step's) with the model announcing finished gradients, each
@@ -148,9 +153,11 @@ public final class GradientExchange {
         for request in gradientRequests { try request.wait() }
         gradientRequests.removeAll(keepingCapacity: true)
         nextBucket = 0
-        let shard = shards[communicator.rank]
-        scalars.append(GradientClipping.sumOfSquares(UnsafeBufferPointer(rebasing: model.gradients[shard]),
-                                                     threads: model.threads))
+        var sum = 0.0
+        for part in shards[communicator.rank] {
+            sum += GradientClipping.sumOfSquares(UnsafeBufferPointer(rebasing: model.gradients[part]), threads: model.threads)
+        }
+        scalars.append(sum)
         if communicator.size > 1 { try communicator.allreduce(&scalars, op: .sum) }
         exposedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Float(scalars.removeLast().squareRoot())

@@ -1,24 +1,39 @@
 import Parallel
 
-/// AdamW's moments between the ranks' parts and a checkpoint's full tensors. On resume rank 0
-/// (which read the checkpoint) hands each rank its part; when a checkpoint is written rank 0
-/// takes the parts one rank at a time and writes each into the file before the next arrives,
-/// so no rank ever holds a full-size copy of moments it does not own.
+/// AdamW's moments between the ranks' shards and a checkpoint's full tensors. On resume rank 0
+/// (which read the checkpoint) hands each rank its parts; when a checkpoint is written rank 0
+/// takes the parts one at a time and writes each into the file before the next arrives, so no
+/// rank ever holds more than its own moments plus one part of another rank's.
 struct MomentShards {
     let exchange: GradientExchange
     let communicator: any Communicator
 
-    /// Fills `optimizer`'s moments (its `range`) from `snapshot`: rank 0's full moments (nil on
-    /// the other ranks). Every rank calls it.
+    private var sharded: Bool { communicator.size > 1 && exchange.settings.zeroStage == 1 }
+
+    /// Where each of a rank's parts lies in its optimizer's moments.
+    private func momentOffsets(_ parts: [Range<Int>]) -> [Int] {
+        var offsets: [Int] = [], next = 0
+        for part in parts {
+            offsets.append(next)
+            next += part.count
+        }
+        return offsets
+    }
+
+    /// Fills `optimizer`'s moments from `snapshot`: rank 0's full moments (nil on the other
+    /// ranks). Every rank calls it.
     func distribute(_ snapshot: OptimizerSnapshot?, into optimizer: AdamW) throws {
         let rank = communicator.rank, size = communicator.size
         if rank == 0, let snapshot {
-            let range = optimizer.range
-            snapshot.m.withUnsafeBufferPointer { _ = optimizer.m.update(fromContentsOf: $0[range]) }
-            snapshot.v.withUnsafeBufferPointer { _ = optimizer.v.update(fromContentsOf: $0[range]) }
+            for (part, offset) in zip(optimizer.ranges, momentOffsets(optimizer.ranges)) {
+                for i in 0..<part.count {
+                    optimizer.m[offset + i] = snapshot.m[part.lowerBound + i]
+                    optimizer.v[offset + i] = snapshot.v[part.lowerBound + i]
+                }
+            }
         }
         guard size > 1 else { return }
-        if exchange.settings.zeroStage == 0 {
+        guard sharded else {
             // Every rank keeps every moment.
             try communicator.broadcast(optimizer.m, root: 0)
             try communicator.broadcast(optimizer.v, root: 0)
@@ -27,57 +42,62 @@ struct MomentShards {
         if rank == 0 {
             guard let snapshot else { return }  // resume checks that the checkpoint has them
             for r in 1..<size {
-                let shard = exchange.shards[r]
-                try snapshot.m.withUnsafeBufferPointer { try communicator.send(UnsafeBufferPointer(rebasing: $0[shard]), to: r) }
-                try snapshot.v.withUnsafeBufferPointer { try communicator.send(UnsafeBufferPointer(rebasing: $0[shard]), to: r) }
+                for part in exchange.shards[r] where !part.isEmpty {
+                    try snapshot.m.withUnsafeBufferPointer { try communicator.send(UnsafeBufferPointer(rebasing: $0[part]), to: r) }
+                    try snapshot.v.withUnsafeBufferPointer { try communicator.send(UnsafeBufferPointer(rebasing: $0[part]), to: r) }
+                }
             }
         } else {
-            try communicator.receive(UnsafeMutableBufferPointer(rebasing: optimizer.m[0..<optimizer.range.count]), from: 0)
-            try communicator.receive(UnsafeMutableBufferPointer(rebasing: optimizer.v[0..<optimizer.range.count]), from: 0)
+            for (part, offset) in zip(optimizer.ranges, momentOffsets(optimizer.ranges)) {
+                try communicator.receive(UnsafeMutableBufferPointer(rebasing: optimizer.m[offset..<(offset + part.count)]), from: 0)
+                try communicator.receive(UnsafeMutableBufferPointer(rebasing: optimizer.v[offset..<(offset + part.count)]), from: 0)
+            }
         }
     }
 
-    /// On rank 0: calls `write(range, m, v)` for every rank's part, in rank order (its own, then
-    /// each other rank's as it arrives in a buffer of one shard). A failure in `write` stops the
-    /// writing, but every part is still received (the other ranks must not hang in their send),
-    /// and the first error is thrown at the end. On the other ranks: sends this rank's part.
-    /// Under ZeRO stage 0 rank 0 holds every moment and the others send nothing.
+    /// On rank 0: calls `write(range, m, v)` for every part of every rank, in rank order (its
+    /// own, then each other rank's part as it arrives in a buffer of one part). A failure in
+    /// `write` stops the writing, but every part is still received (the other ranks must not
+    /// hang in their send), and the first error is thrown at the end. On the other ranks: sends
+    /// this rank's parts. Under ZeRO stage 0 rank 0 holds every moment and the others send nothing.
     func collect(from optimizer: AdamW, write: Checkpoint.MomentWriter) throws {
         let rank = communicator.rank, size = communicator.size
-        let sharded = size > 1 && exchange.settings.zeroStage == 1
+        let own = zip(optimizer.ranges, momentOffsets(optimizer.ranges))
         if rank != 0 {
-            if sharded {
-                try communicator.send(UnsafeBufferPointer(rebasing: optimizer.m[0..<optimizer.range.count]), to: 0)
-                try communicator.send(UnsafeBufferPointer(rebasing: optimizer.v[0..<optimizer.range.count]), to: 0)
+            guard sharded else { return }
+            for (part, offset) in own {
+                try communicator.send(UnsafeBufferPointer(rebasing: optimizer.m[offset..<(offset + part.count)]), to: 0)
+                try communicator.send(UnsafeBufferPointer(rebasing: optimizer.v[offset..<(offset + part.count)]), to: 0)
             }
             return
         }
         var failure: Error?
-        do {
-            try write(optimizer.range, UnsafeBufferPointer(rebasing: optimizer.m[0..<optimizer.range.count]),
-                      UnsafeBufferPointer(rebasing: optimizer.v[0..<optimizer.range.count]))
-        } catch {
-            failure = error
+        for (part, offset) in own where failure == nil {
+            do {
+                try write(part, UnsafeBufferPointer(rebasing: optimizer.m[offset..<(offset + part.count)]),
+                          UnsafeBufferPointer(rebasing: optimizer.v[offset..<(offset + part.count)]))
+            } catch {
+                failure = error
+            }
         }
-        guard sharded else {
-            if let failure { throw failure }
-            return
-        }
-        let largest = exchange.shards.map(\.count).max() ?? 0
-        let m = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, largest))
-        let v = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, largest))
-        defer {
-            m.deallocate()
-            v.deallocate()
-        }
-        for r in 1..<size {
-            let shard = exchange.shards[r]
-            let partM = UnsafeMutableBufferPointer(rebasing: m[0..<shard.count])
-            let partV = UnsafeMutableBufferPointer(rebasing: v[0..<shard.count])
-            try communicator.receive(partM, from: r)
-            try communicator.receive(partV, from: r)
-            if failure == nil {
-                do { try write(shard, UnsafeBufferPointer(partM), UnsafeBufferPointer(partV)) } catch { failure = error }
+        if sharded {
+            let largest = exchange.shards.joined().map(\.count).max() ?? 0
+            let m = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, largest))
+            let v = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, largest))
+            defer {
+                m.deallocate()
+                v.deallocate()
+            }
+            for r in 1..<size {
+                for part in exchange.shards[r] where !part.isEmpty {
+                    let partM = UnsafeMutableBufferPointer(rebasing: m[0..<part.count])
+                    let partV = UnsafeMutableBufferPointer(rebasing: v[0..<part.count])
+                    try communicator.receive(partM, from: r)
+                    try communicator.receive(partV, from: r)
+                    if failure == nil {
+                        do { try write(part, UnsafeBufferPointer(partM), UnsafeBufferPointer(partV)) } catch { failure = error }
+                    }
+                }
             }
         }
         if let failure { throw failure }
