@@ -141,6 +141,7 @@ job_pids=()
 cleanup() {
     local status=$? pid i
     trap - EXIT INT TERM HUP
+    [[ -n "${watchdog:-}" ]] && kill -TERM "$watchdog" 2>/dev/null
     for pid in "${job_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     # Every process still inside a namespace was started by this script (mpirun's daemons, ranks,
     # each-host commands): TERM, a moment, then KILL, by pid.
@@ -225,20 +226,35 @@ mpirun_cmd=(mpirun --hostfile "$work/hostfile" -np $(( hosts * ranks_per_host ))
 # shellcheck disable=SC2206
 [[ -n "$extra_mpirun" ]] && mpirun_cmd+=($extra_mpirun)
 
+# --timeout: a background watchdog that TERMs the given pids after timeout_s and leaves a mark.
+watchdog=""
+start_watchdog() {
+    [[ -n "$timeout_s" ]] || return 0
+    ( exec >/dev/null 2>&1
+      sleep "$timeout_s" & s=$!
+      trap 'kill $s; exit 0' TERM
+      wait $s
+      echo timeout > "$work/timed-out"
+      kill -TERM "$@" ) &
+    watchdog=$!
+}
+stop_watchdog() {
+    [[ -n "$watchdog" ]] || return 0
+    kill -TERM "$watchdog" 2>/dev/null || true
+    wait "$watchdog" 2>/dev/null || true
+    watchdog=""
+}
+
 run_timed() {  # run "$@" in the background (so the traps fire at once), with --timeout
     "$@" &
     local pid=$!
     job_pids+=("$pid")
     local status=0
-    if [[ -n "$timeout_s" ]]; then
-        ( sleep "$timeout_s"; kill -TERM "$pid" 2>/dev/null; echo timeout > "$work/timed-out-$pid" ) &
-        local watchdog=$!
-        wait "$pid" || status=$?
-        kill "$watchdog" 2>/dev/null || true; wait "$watchdog" 2>/dev/null || true
-        [[ -f "$work/timed-out-$pid" ]] && { echo "$prog: timed out after $timeout_s s" >&2; status=124; }
-    else
-        wait "$pid" || status=$?
-    fi
+    rm -f "$work/timed-out"
+    start_watchdog "$pid"
+    wait "$pid" || status=$?
+    stop_watchdog
+    [[ -f "$work/timed-out" ]] && { echo "$prog: timed out after $timeout_s s" >&2; status=124; }
     return "$status"
 }
 
@@ -280,10 +296,8 @@ if (( each_host )); then
         fi
         pids+=("$!"); job_pids+=("$!"); host_of[$!]=$i
     done
-    if [[ -n "$timeout_s" ]]; then
-        ( sleep "$timeout_s"; echo timeout > "$work/timed-out"; kill -TERM "${pids[@]}" 2>/dev/null ) &
-        watchdog=$!
-    fi
+    rm -f "$work/timed-out"
+    start_watchdog "${pids[@]}"
     running=("${pids[@]}")
     while (( ${#running[@]} > 0 )); do
         s=0; done_pid=""
@@ -302,7 +316,7 @@ if (( each_host )); then
             fi
         fi
     done
-    [[ -n "${watchdog:-}" ]] && { kill "$watchdog" 2>/dev/null || true; wait "$watchdog" 2>/dev/null || true; }
+    stop_watchdog
     [[ -f "$work/timed-out" ]] && { echo "$prog: timed out after $timeout_s s" >&2; status=124; }
     for ((i = 2; i <= hosts; i++)); do
         echo "$prog: ---- output of host $i ----"
