@@ -115,7 +115,8 @@ if [[ "$rate" != none ]]; then
     bits="$(rate_bits "$rate")" || die "--rate: '$rate' is not none or a tc rate like 1gbit"
     burst_bytes=$(( bits / 8 * burst_ms / 1000 ))
     (( burst_bytes >= 65536 * 2 )) || burst_bytes=$(( 65536 * 2 ))   # at least two 64 KiB GSO packets
-    queue_bytes=$(( bits / 8 * latency_ms / 1000 + burst_bytes ))
+    queue_bytes=$(( bits / 8 * latency_ms / 1000 ))
+    (( queue_bytes >= 65536 * 2 )) || queue_bytes=$(( 65536 * 2 ))
     tbf="tbf rate $rate burst $burst_bytes limit $queue_bytes"
 fi
 
@@ -164,9 +165,10 @@ cleanup() {
     exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+interrupted=""
+trap 'interrupted=130; exit 130' INT
+trap 'interrupted=143; exit 143' TERM
+trap 'interrupted=129; exit 129' HUP
 
 ip link add "$bridge" type bridge
 ip addr add "$subnet.254/24" dev "$bridge"
@@ -326,5 +328,6 @@ else
     say "mpirun: ${mpirun_cmd[*]} $*"
     run_timed "${mpirun_cmd[@]}" "$@" || status=$?
 fi
+status="${interrupted:-$status}"
 say "exit status $status"
 exit "$status"
