@@ -237,7 +237,7 @@ start_watchdog() {
       trap 'kill $s; exit 0' TERM
       wait $s
       echo timeout > "$work/timed-out"
-      kill -TERM "$@" ) &
+      kill -TERM "$@" ) 9>&- &
     watchdog=$!
 }
 stop_watchdog() {
@@ -248,7 +248,7 @@ stop_watchdog() {
 }
 
 run_timed() {  # run "$@" in the background (so the traps fire at once), with --timeout
-    "$@" &
+    "$@" 9>&- &
     local pid=$!
     job_pids+=("$pid")
     local status=0
@@ -292,9 +292,9 @@ if (( each_host )); then
               PET_MASTER_PORT="$master_port" OMP_NUM_THREADS="${OMP_NUM_THREADS:-$cores_per_host}")
         if [[ $# -eq 1 ]]; then cmd=(bash -c "$1"); else cmd=("$@"); fi
         if (( i == 1 )); then
-            in_host "$i" env "${envs[@]}" "${cmd[@]}" &
+            in_host "$i" env "${envs[@]}" "${cmd[@]}" 9>&- &
         else
-            in_host "$i" env "${envs[@]}" "${cmd[@]}" > "$work/host-$i.out" 2>&1 &
+            in_host "$i" env "${envs[@]}" "${cmd[@]}" > "$work/host-$i.out" 2>&1 9>&- &
         fi
         pids+=("$!"); job_pids+=("$!"); host_of[$!]=$i
     done
