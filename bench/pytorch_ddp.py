@@ -16,11 +16,13 @@ Without torchrun it is one process, no process group and no DDP (the one-host ba
 usage: bench/pytorch_ddp.py [--preset shakespeare-cpu|shakespeare-gpu|gpt2-124m]
        [--n-layer L --n-head H --n-embd C --block-size T --batch-size B (per rank) --vocab-size V]
        [--dropout P] [--no-bias] [--iters N] [--warmup N] [--threads N] [--seed S]
-       [--bucket-mb MB] [--bf16-compress] [--exposed-comm]
+       [--bucket-mb MB] [--bf16-compress] [--exposed-comm] [--no-allreduce-bandwidth]
 
 Gloo binds to GLOO_SOCKET_IFNAME; when it is not set, to the interface of the route to
 MASTER_ADDR (in an emulated host: its veth), so no traffic takes another path.
-Rank 0 prints; `tokens/s` is global (world size x batch x block / rank 0's best step).
+Rank 0 prints; `tokens/s` is global (world size x batch x block / rank 0's best step). Under
+torchrun it first times 10 gloo allreduces of 16 MiB and prints them as `gpt-dist doctor` prints
+its own (`allreduce 16 MiB: ... bus bandwidth ... GB/s`): gloo's effective bandwidth.
 """
 import argparse
 import datetime
@@ -48,6 +50,23 @@ def interface_towards(addr):
     return words[words.index("dev") + 1] if "dev" in words else None
 
 
+def gloo_allreduce_bandwidth(world, repetitions=10):
+    """gpt-dist doctor's figure for gloo: 16 MiB float32 allreduce, slowest rank's time per call,
+    bus bandwidth = bytes / time x 2(n-1)/n (nccl-tests' definition)."""
+    x = torch.ones(4 << 20)
+    dist.all_reduce(x)  # warm-up (and connections)
+    dist.barrier()
+    start = time.perf_counter()
+    for _ in range(repetitions):
+        dist.all_reduce(x)
+    seconds = torch.tensor([(time.perf_counter() - start) / repetitions], dtype=torch.float64)
+    dist.all_reduce(seconds, op=dist.ReduceOp.MAX)
+    t = seconds.item()
+    algorithm = x.numel() * 4 / t / 1e9
+    return (f"{t * 1e3:.2f} ms per allreduce, bus bandwidth {algorithm * 2 * (world - 1) / world:.2f} GB/s "
+            f"(algorithm {algorithm:.2f} GB/s, {repetitions} repetitions, slowest rank; gloo)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=PRESETS, default="shakespeare-cpu")
@@ -67,6 +86,8 @@ def main():
                     help="also time the same steps under no_sync() (no allreduce); exposed comm = "
                          "best step - best no_sync step")
     ap.add_argument("--timeout-min", type=float, default=10, help="process group timeout (minutes)")
+    ap.add_argument("--no-allreduce-bandwidth", action="store_true",
+                    help="skip timing 10 gloo allreduces of 16 MiB (float32) before the steps")
     args = ap.parse_args()
     if args.iters < 1 or args.warmup < 0:
         ap.error("--iters must be positive and --warmup >= 0")
@@ -128,6 +149,9 @@ def main():
                 times.append(elapsed)
         return sorted(times), loss
 
+    allreduce_line = None
+    if distributed and not args.no_allreduce_bandwidth:
+        allreduce_line = gloo_allreduce_bandwidth(world)
     if distributed:
         dist.barrier()
     cpu_start = time.process_time()
@@ -167,6 +191,8 @@ def main():
               f"rank 0; slowest rank's best {slowest_best:.2f}); loss {loss.item():.4f}")
         print(f"cpu ms/iter  {cpu_per_iter:.2f} (CPU time of all threads, mean over warm-up and timed steps, rank 0)")
         print(f"tokens/s     {world * B * T / (best / 1e3):.0f} (global: {world} x {B} x {T} tokens per step, best step)")
+        if allreduce_line:
+            print(f"allreduce 16 MiB: {allreduce_line}")
         if local_times is not None:
             lbest = local_times[0]
             print(f"exposed comm {best - lbest:.2f} ms/iter (best step {best:.2f} - best no_sync step {lbest:.2f})")

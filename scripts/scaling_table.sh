@@ -23,7 +23,8 @@
 # The same settings can come from the environment: SHAPES, LINKS, VARIANTS, ITERS, WARMUP, HOSTS.
 #
 # Columns: shape, link, the bus bandwidth `gpt-dist doctor` measured across the hosts just
-# before the cell (16 MiB allreduce), system, variant, 1-host s/step (best step; measured once
+# before the cell (16 MiB allreduce; its time per allreduce in brackets; PyTorch rows add gloo's
+# own, measured the same way by pytorch_ddp.py), system, variant, 1-host s/step (best step; measured once
 # per shape and system, link-independent, reused for every link), N-host s/step, efficiency =
 # N-host global tokens/s / (N x 1-host tokens/s), exposed comm and bytes/rank/step when the
 # bench prints them, the exact command. Each run's whole output is kept in the log directory.
@@ -98,7 +99,9 @@ tokens_global() {  # "global" line, or one line, or the sum of the ranks' lines
 }
 exposed_ms() { sed -nE 's/^exposed comm[: ]+([0-9.]+) *ms.*/\1/p' "$1" | head -1; }
 bytes_step() { sed -nE 's/.*bytes\/rank\/step[: ]+([0-9.eE+]+).*/\1/p' "$1" | head -1; }
-doctor_bw() { sed -nE 's/^multihost: doctor allreduce 16 MiB: .*bus bandwidth ([0-9.]+ GB\/s).*/\1/p' "$1" | head -1; }
+doctor_bw() {  # "0.06 GB/s (258 ms)": bus bandwidth and time of one 16 MiB allreduce
+    sed -nE 's/^multihost: doctor allreduce 16 MiB: ([0-9.]+) ms per allreduce, bus bandwidth ([0-9.]+ GB\/s).*/\2 (\1 ms)/p' "$1" | head -1
+}
 secs() { [[ -n "$1" ]] && awk -v m="$1" 'BEGIN { printf "%.3f", m / 1000 }'; }
 human_bytes() { [[ -n "$1" ]] && awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1e6 }'; }
 
@@ -169,6 +172,8 @@ for shape in $shapes; do
             status=0
             run_cell "$log" "${cmd[@]}" || status=$?
             bw="$(doctor_bw "$log")"
+            gloo="$(sed -nE 's/^allreduce 16 MiB: ([0-9.]+) ms per allreduce, bus bandwidth ([0-9.]+ GB\/s).*gloo.*/\2 (\1 ms)/p' "$log" | head -1)"
+            [[ -n "$gloo" ]] && bw="${bw:-?} MPI; $gloo gloo"
             if (( status != 0 )); then
                 echo "| $shape | $link | ${bw:-?} | $name | $v | $(secs "${base_ms[$shape-$sys]:-}") | failed, status $status ($log) | | | | \`$(show "${cmd[@]}")\` |"
                 continue
