@@ -142,7 +142,7 @@ job_pids=()
 cleanup() {
     local status=$? pid i
     trap - EXIT INT TERM HUP
-    [[ -n "${watchdog:-}" ]] && kill -TERM "$watchdog" 2>/dev/null
+    [[ -z "${watchdog:-}" ]] || kill -TERM "$watchdog" 2>/dev/null || true
     for pid in "${job_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     # Every process still inside a namespace was started by this script (mpirun's daemons, ranks,
     # each-host commands): TERM, a moment, then KILL, by pid.
@@ -219,6 +219,7 @@ chmod +x "$work/agent"
 for ((i = 1; i <= hosts; i++)); do echo "$subnet.$i slots=$ranks_per_host"; done > "$work/hostfile"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# shellcheck disable=SC2054  # the commas are MCA values (self,tcp)
 mpirun_cmd=(mpirun --hostfile "$work/hostfile" -np $(( hosts * ranks_per_host )) --map-by slot --bind-to none
     --mca plm_rsh_agent "$work/agent" --mca plm_rsh_no_tree_spawn 1
     --mca pml ob1 --mca btl self,tcp
