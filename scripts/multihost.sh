@@ -24,7 +24,8 @@
 #   --mpirun-args "..."  extra mpirun options
 #   --burst-ms B         tbf burst, in milliseconds of the rate (default 10)
 #   --latency-ms L       tbf queue, in milliseconds of the rate (default 20)
-#   --cleanup            remove what a killed (-9) run left behind (namespaces gd*, bridge gdbr)
+#   --cleanup            remove what a killed (-9) run left behind (namespaces gd* and their
+#                        processes, bridge gdbr, /tmp/multihost.* work directories)
 #
 # In the default mode CMD runs as `mpirun -np N*R` across the hosts over TCP (btl self,tcp on the
 # bridge's subnet only). mpirun runs here, outside the namespaces; its launch agent (instead of
@@ -88,11 +89,17 @@ remove_leftovers() {
     done
     ip link del "$bridge" 2>/dev/null || true
 }
-if (( cleanup_only )); then remove_leftovers; say "removed leftovers"; exit 0; fi
-[[ $# -gt 0 ]] || die "no command (usage: scripts/multihost.sh [options] -- CMD [ARG]...)"
+[[ $# -gt 0 || $cleanup_only == 1 ]] || die "no command (usage: scripts/multihost.sh [options] -- CMD [ARG]...)"
 
 # One emulation at a time on this machine (scripts/check_hostfile_netns.sh takes the same lock).
 exec 9>/run/lock/gpt-dist-netns.lock
+if (( cleanup_only )); then
+    flock -n 9 || die "an emulation is running (it holds /run/lock/gpt-dist-netns.lock): nothing removed"
+    remove_leftovers
+    rm -rf /tmp/multihost.??????
+    say "removed leftovers"
+    exit 0
+fi
 if ! flock -n 9; then
     say "waiting for another emulation (lock /run/lock/gpt-dist-netns.lock)"
     flock 9
