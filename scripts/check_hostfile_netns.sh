@@ -13,6 +13,9 @@ data="${1:?usage: scripts/check_hostfile_netns.sh DATA_DIR [CONFIG]}"
 config="${2:-configs/quick.yaml}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 [[ "$(id -u)" == 0 ]] || { echo "check_hostfile_netns: needs root" >&2; exit 2; }
+# One emulation at a time: scripts/multihost.sh uses the same names (gd1, gd2, gdbr) and lock.
+exec 9>/run/lock/gpt-dist-netns.lock
+flock 9
 command -v sshd >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null
 
 work="$(mktemp -d)"
