@@ -1,3 +1,4 @@
+import Parallel
 import TestSupport
 import XCTest
 @testable import GPT
@@ -36,10 +37,13 @@ final class TrainGradientExchangeTests: XCTestCase {
             if elements == 0 || elements >= layout.count {
                 XCTAssertEqual(buckets, [0..<layout.count], "one bucket")
             } else {
-                // Every bucket but the last (the embeddings' end) reaches the requested size, and
-                // is no bigger than needed: dropping its first tensor would make it too small.
-                for bucket in buckets.dropLast() {
-                    XCTAssertGreaterThanOrEqual(bucket.count, elements)
+                // A tensor of `elements` or more is a bucket of its own. Every other bucket but the
+                // last (the embeddings' end) reaches the requested size unless a big tensor comes
+                // next, and is no bigger than needed: dropping its first tensor would make it too small.
+                let big = Set(layout.tensors.filter { $0.count >= elements }.map(\.range))
+                for tensor in big { XCTAssertTrue(buckets.contains(tensor), "\(tensor) alone") }
+                for (k, bucket) in buckets.enumerated().dropLast() where !big.contains(bucket) {
+                    XCTAssertTrue(bucket.count >= elements || big.contains(buckets[k + 1]), "\(bucket) for \(elements)")
                     guard let next = layout.tensors.first(where: { $0.offset > bucket.lowerBound })?.offset,
                           next < bucket.upperBound else { continue }  // a bucket of one tensor
                     XCTAssertLessThan(bucket.upperBound - next, elements)
@@ -144,6 +148,46 @@ final class TrainGradientExchangeTests: XCTestCase {
                 XCTAssertTrue(Array(a.m[tensor.range]) == Array(optimizer.m[tensor.range])
                               && Array(a.v[tensor.range]) == Array(optimizer.v[tensor.range]),
                               tensor.name)
+            }
+        }
+    }
+
+    /// Ranks as threads running the trainer's step: every exchange gives every rank the same
+    /// parameters, those of one rank running the whole batch as micro-steps, including the path
+    /// where wte's lookup rows travel apart after backward (a vocabulary large beside the batch).
+    func testThreadRanksMatchOneRankWithEveryExchange() throws {
+        let config = GPTConfig(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 512, bias: true, dropout: 0)
+        let batch = 2, t = 8, steps = 3
+        func tokens(_ microStep: Int, _ step: Int) -> (inputs: [Int32], targets: [Int32]) {
+            (randomTokens(batch * t, vocab: 512, seed: UInt64(100 * step + microStep)),
+             randomTokens(batch * t, vocab: 512, seed: UInt64(100 * step + microStep + 50)))
+        }
+        func train(_ communicator: any Communicator, settings: GradientExchange.Settings, microSteps: Int)
+            throws -> (parameters: [Float], defers: Bool) {
+            let model = try GPTModel(config: config, seed: 3, threads: 1)
+            let step = DataParallelStep(model: model, communicator: communicator, settings: settings, beta2: 0.99)
+            for s in 0..<steps {
+                _ = try step.run(microSteps: microSteps, lossScale: 1 / Float(microSteps * communicator.size),
+                                 learningRate: 1e-2, maxGradNorm: 1, microStep: { a in
+                                     let (x, y) = tokens(communicator.rank * microSteps + a, s)
+                                     try model.forward(inputs: x, targets: y, batchSize: batch, sequenceLength: t)
+                                 }, scalars: { [] })
+            }
+            try step.exchange.finishParameters()
+            return (Array(model.parameters), step.exchange.defersTokenRows)
+        }
+        for ranks in [2, 3] {
+            let one = try train(LocalCommunicator(), settings: GradientExchange.Settings(), microSteps: ranks).parameters
+            for settings in [GradientExchange.Settings(bucketElements: 500, zeroStage: 1),
+                             GradientExchange.Settings(bucketElements: 500, zeroStage: 0),
+                             GradientExchange.Settings(bucketElements: 0, zeroStage: 1)] {
+                let results = ThreadRanks.run(size: ranks) { try train($0, settings: settings, microSteps: 1) }
+                let parameters = try results.map { try $0.get() }
+                XCTAssertEqual(parameters[0].defers, settings.bucketElements > 0, "\(ranks) ranks, \(settings)")
+                for r in 1..<ranks { XCTAssertTrue(parameters[r].parameters == parameters[0].parameters, "replica \(r)") }
+                let difference = zip(parameters[0].parameters, one).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+                XCTAssertLessThan(difference, 1e-5, "\(ranks) ranks, \(settings)")
+                XCTAssertFalse(parameters[0].parameters == (try GPTModel(config: config, seed: 3, threads: 1)).parameters.map { $0 })
             }
         }
     }

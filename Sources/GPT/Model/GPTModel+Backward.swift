@@ -9,6 +9,7 @@ extension GPTModel {
         backwardReady = false
         let scale: Float = countedTargets > 0 ? lossScale / Float(countedTargets) : 0
         let count = layout.count
+        deferredTokenGradient = nil
         forEachSlice { k in
             var grads = gradients.baseAddress!
             if k > 0 {
@@ -32,7 +33,7 @@ extension GPTModel {
                     while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
                 }
             }
-            gradientsFinal?(0)
+            gradientsFinal?(0..<count)
         }
     }
 
@@ -46,22 +47,29 @@ extension GPTModel {
         linearBackward(dinp: a.dNorm, dweight: grads + layout.tokenEmbedding, dbias: nil, dout: p.logits,
                        inp: a.lnf, weight: params + layout.tokenEmbedding, rows: bt, inFeatures: c,
                        outFeatures: v, ones: a.ones)
+        // One slice writes the gradients themselves: say what is final as it goes.
+        let announce = activeSlices == 1 ? gradientsFinal : nil
+        let defers = activeSlices == 1 && defersTokenEmbeddingGradient
+        let tokenEmbedding = layout.tokenEmbedding..<(layout.tokenEmbedding + v * c)
+        if defers { announce?(tokenEmbedding) }
         a.dResidual.update(repeating: 0, count: bt * c)
         LayerNorm.backward(dinp: a.dResidual, dweight: grads + layout.finalNormWeight,
                            dbias: layout.finalNormBias.map { grads + $0 }, dout: a.dNorm,
                            inp: a.residual[config.nLayer], weight: params + layout.finalNormWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, rows: bt, columns: c,
                            partials: a.normPartials, splitter: p.splitter)
-        // One slice writes the gradients themselves: say how far they are final as it goes.
-        let announce = activeSlices == 1 ? gradientsFinal : nil
-        announce?(layout.blockStart(config.nLayer))
+        announce?(layout.blockStart(config.nLayer)..<layout.count)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             blockBackward(l, p, params: params, attention: attention)
-            announce?(layout.blockStart(l))
+            announce?(layout.blockStart(l)..<layout.blockStart(l + 1))
         }
-        embeddingBackward(p)
-        announce?(0)
+        embeddingBackward(p, tokenRows: !defers)
+        if defers {
+            deferredTokenGradient = (UnsafeBufferPointer(start: a.tokens, count: bt),
+                                     UnsafeBufferPointer(start: a.dResidual, count: bt * c))
+        }
+        announce?(0..<layout.blockStart(0))
     }
 
     private func blockBackward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention) {
@@ -108,8 +116,9 @@ extension GPTModel {
                            rows: bt, columns: c, partials: a.normPartials, splitter: p.splitter)
     }
 
-    /// Scatters the residual stream's gradient into the token and position embeddings.
-    private func embeddingBackward(_ p: Pass) {
+    /// Scatters the residual stream's gradient into the token (unless `tokenRows` is false) and
+    /// position embeddings.
+    private func embeddingBackward(_ p: Pass, tokenRows: Bool) {
         let c = config.nEmbd, t = p.seq, bt = p.rows, a = p.a
         if let m = mask(site: 0) {
             m.apply(out: a.dResidual, inp: a.dResidual, count: bt * c, base: p.batchOffset * t * c,
@@ -117,6 +126,15 @@ extension GPTModel {
         }
         let dwte = p.grads + layout.tokenEmbedding, dwpe = p.grads + layout.positionEmbedding
         let c8 = c & ~7
+        if !tokenRows {
+            for r in 0..<bt {
+                let d = a.dResidual + r * c, pe = dwpe + (r % t) * c
+                var i = 0
+                while i < c8 { store8(load8(pe + i) + load8(d + i), pe + i); i &+= 8 }
+                while i < c { pe[i] += d[i]; i &+= 1 }
+            }
+            return
+        }
         // Serial: rows with the same token add into the same wte row.
         for r in 0..<bt {
             let d = a.dResidual + r * c

@@ -37,13 +37,22 @@ public final class GPTModel {
     /// Whether batches of several sequences are split across threads (see the type's notes);
     /// false runs every batch kernel by kernel on all threads.
     public var splitsBatchAcrossThreads = true
-    /// Told during `backward` how much of `gradients` is final: when called with `x`, every
-    /// index from `x` on holds its last value of this backward pass. Backward finishes the
-    /// buffer from the back (ln_f, then each block from the last, then the embeddings with
-    /// the tied wte at 0), so the calls come with decreasing `x` and the last is 0. A batch
-    /// split across threads sums its slices at the end, so it calls once, with 0. Data
-    /// parallelism starts sending gradients here while backward goes on; nil costs nothing.
-    public var gradientsFinal: ((Int) -> Void)?
+    /// Told during `backward` which gradients are final: every index of the range holds its last
+    /// value of this backward pass. Backward finishes the buffer from the back (ln_f, then each
+    /// block from the last, then the embeddings at 0), one range after another; with
+    /// `defersTokenEmbeddingGradient` wte comes first, right after lm_head's backward. A batch
+    /// split across threads sums its slices at the end, so it calls once, with everything.
+    /// Data parallelism starts sending gradients here while backward goes on; nil costs nothing.
+    public var gradientsFinal: ((Range<Int>) -> Void)?
+    /// When true, a backward pass of one slice leaves out of `gradients` what the embedding
+    /// lookup adds to wte (one row per position) and keeps it in `deferredTokenGradient`
+    /// instead, so wte's gradient is final as soon as lm_head's backward is done (lm_head is
+    /// wte) and can travel while the blocks' backward runs. Ignored when the batch is split
+    /// across threads.
+    public var defersTokenEmbeddingGradient = false
+    /// After a backward that deferred it: each position's token and its gradient row, to be
+    /// added into wte's gradient (`tokens[i]`'s row gets `rows[i*C ..< (i+1)*C]`). Nil otherwise.
+    public internal(set) var deferredTokenGradient: (tokens: UnsafeBufferPointer<Int32>, rows: UnsafeBufferPointer<Float>)?
     /// Called by `forward` before it reads the parameters below `x` (the embeddings first, then
     /// each block, then ln_f and lm_head): a caller still gathering parameters waits there for
     /// the part it needs. Called from every slice's thread; nil costs nothing.
@@ -211,6 +220,9 @@ public final class GPTModel {
         }
         capacity = (sliceBatch, t, total)
     }
+
+    /// Positions (batch × sequence) of the last forward pass.
+    public var lastPassPositions: Int { batch * seq }
 
     /// Logits [B, T, V] of the last forward pass. `backward` overwrites them with their gradient.
     public var logits: UnsafeBufferPointer<Float> {

@@ -50,7 +50,22 @@ public final class GradientExchange {
     private let count: Int
 
     private var gradientRequests: [CollectiveRequest] = []
-    private var nextBucket = 0
+    /// Which buckets' reductions have started in this backward, and which tensors are final.
+    private var started: [Bool]
+    private var finalTensors: [Bool]
+    /// Each bucket's tensors (indices into `layout.tensors`).
+    private let bucketTensors: [Range<Int>]
+    private let tensorOffsets: [Int]
+    /// The token embedding's range, when wte's lookup gradient travels apart (see
+    /// `defersTokenRows`).
+    private let tokenEmbedding: Range<Int>
+    private let embeddingWidth: Int
+    /// Whether wte's gradient is reduced as soon as lm_head's backward is done, the embedding
+    /// lookup's rows (deferred by the model) following after backward as a small allgather.
+    public let defersTokenRows: Bool
+    /// Every rank's deferred rows: per rank, its positions' tokens (as floats) then their rows.
+    private var tokenRows: UnsafeMutableBufferPointer<Float>?
+    private var tokenRowsRequest: CollectiveRequest?
     /// Allgathers in flight, in forward order, and how far the parameters are complete.
     private var gatherRequests: [(range: Range<Int>, request: CollectiveRequest)] = []
     private var gathered: Int
@@ -74,6 +89,19 @@ public final class GradientExchange {
         shards = (0..<ranks).map { r in buckets.reversed().map { Self.parts(of: $0, ranks: ranks)[r] } }
         owned = settings.zeroStage == 1 ? shards[communicator.rank] : [0..<layout.count]
         gathered = layout.count
+        tensorOffsets = layout.tensors.map(\.offset)
+        bucketTensors = buckets.map { bucket in
+            let first = layout.tensors.firstIndex { $0.offset >= bucket.lowerBound }!
+            let end = layout.tensors.firstIndex { $0.offset >= bucket.upperBound } ?? layout.tensors.count
+            return first..<end
+        }
+        started = Array(repeating: false, count: buckets.count)
+        finalTensors = Array(repeating: false, count: layout.tensors.count)
+        let wte = layout.tensor(named: "transformer.wte.weight")!
+        tokenEmbedding = wte.range
+        embeddingWidth = layout.config.nEmbd
+        // wte alone in its bucket, and every rank's rows (one per position) far fewer than its own.
+        defersTokenRows = ranks > 1 && buckets.contains(wte.range)
         gradientRequests.reserveCapacity(buckets.count)
         gatherRequests.reserveCapacity(buckets.count)
     }
@@ -88,13 +116,20 @@ public final class GradientExchange {
     }
 
     /// The buckets of `layout`'s buffer, in the order backward finishes them: whole tensors from
-    /// the back until a bucket holds `elements` floats (one bucket when `elements` is 0).
+    /// the back until a bucket holds `elements` floats, a tensor of `elements` or more a bucket
+    /// of its own (one bucket when `elements` is 0).
     static func buckets(layout: ParameterLayout, elements: Int) -> [Range<Int>] {
+        guard elements > 0 else { return [0..<layout.count] }
         var buckets: [Range<Int>] = []
         var upper = layout.count
         for tensor in layout.tensors.reversed() {
-            let lower = tensor.offset
-            if elements > 0 && upper - lower >= elements {
+            let lower = tensor.offset, end = tensor.range.upperBound
+            // A big tensor closes the bucket being filled and makes its own.
+            if tensor.count >= elements && upper > end {
+                buckets.append(end..<upper)
+                upper = end
+            }
+            if upper - lower >= elements {
                 buckets.append(lower..<upper)
                 upper = lower
             }
@@ -111,37 +146,97 @@ public final class GradientExchange {
     /// Runs `backward` (the last micro-step's) with the model announcing finished gradients, each
     /// finished bucket starting its reduction at once.
     public func reduceWhile(model: GPTModel, backward: () throws -> Void) throws {
-        precondition(gradientRequests.isEmpty && nextBucket == 0, "a reduction is already in flight")
+        precondition(gradientRequests.isEmpty, "a reduction is already in flight")
         guard communicator.size > 1 else { return try backward() }
+        for i in started.indices { started[i] = false }
+        for i in finalTensors.indices { finalTensors[i] = false }
         var failure: Error?
-        model.gradientsFinal = { [unowned self] frontier in
-            do { try self.startBuckets(finalFrom: frontier, model: model) } catch { failure = failure ?? error }
+        model.gradientsFinal = { [unowned self] range in
+            do { try self.gradientsFinal(range, model: model) } catch { failure = failure ?? error }
         }
-        defer { model.gradientsFinal = nil }
+        model.defersTokenEmbeddingGradient = defersTokenRows && tokenRowsFit(model)
+        defer {
+            model.gradientsFinal = nil
+            model.defersTokenEmbeddingGradient = false
+        }
         try backward()
         if failure == nil {
-            do { try startBuckets(finalFrom: 0, model: model) } catch { failure = error }
+            do {
+                try gradientsFinal(0..<count, model: model)
+                try startTokenRows(model)
+            } catch {
+                failure = error
+            }
         }
         if let failure { throw failure }
     }
 
-    private func startBuckets(finalFrom frontier: Int, model: GPTModel) throws {
+    /// Whether every rank's deferred rows are few beside wte's own rows: (N-1) ranks' positions
+    /// against a quarter of the vocabulary (otherwise wte simply travels whole at the end).
+    private func tokenRowsFit(_ model: GPTModel) -> Bool {
+        let positions = model.lastPassPositions
+        return (communicator.size - 1) * positions * 4 <= model.config.vocabSize
+    }
+
+    /// Marks the tensors of `range` final and starts every bucket that became complete, in
+    /// bucket order (the same order on every rank: the model announces the same ranges).
+    private func gradientsFinal(_ range: Range<Int>, model: GPTModel) throws {
+        for (i, offset) in tensorOffsets.enumerated() where offset >= range.lowerBound && offset < range.upperBound {
+            finalTensors[i] = true
+        }
         let size = communicator.size, rank = communicator.rank
-        while nextBucket < buckets.count && buckets[nextBucket].lowerBound >= frontier {
-            let range = buckets[nextBucket]
-            let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[range])
-            let counts = blocks(of: range)
+        for (b, bucket) in buckets.enumerated() where !started[b] && bucketTensors[b].allSatisfy({ finalTensors[$0] }) {
+            started[b] = true
+            let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[bucket])
+            let counts = blocks(of: bucket)
             let request: CollectiveRequest
             let bytes = settings.wire.byteCount
             if settings.zeroStage == 1 {
                 request = try communicator.startReduceScatter(inPlace: gradients, counts: counts, wire: settings.wire)
-                bytesSent += (range.count - counts[rank]) * bytes
+                bytesSent += (bucket.count - counts[rank]) * bytes
             } else {
                 request = try communicator.startAllreduce(inPlace: gradients, counts: counts, wire: settings.wire)
-                bytesSent += (2 * range.count - counts[rank] - counts[(rank + 1) % size]) * bytes
+                bytesSent += (2 * bucket.count - counts[rank] - counts[(rank + 1) % size]) * bytes
             }
             gradientRequests.append(request)
-            nextBucket += 1
+        }
+    }
+
+    /// After a backward that deferred wte's lookup rows: starts gathering every rank's.
+    private func startTokenRows(_ model: GPTModel) throws {
+        guard let deferred = model.deferredTokenGradient else { return }
+        let size = communicator.size, rank = communicator.rank
+        let perRank = deferred.tokens.count * (1 + embeddingWidth)
+        if tokenRows == nil || tokenRows!.count != perRank * size {
+            tokenRows?.deallocate()
+            tokenRows = .allocate(capacity: perRank * size)
+        }
+        let all = tokenRows!, mine = all.baseAddress! + rank * perRank
+        for (i, token) in deferred.tokens.enumerated() { mine[i] = Float(token) }
+        (mine + deferred.tokens.count).update(from: deferred.rows.baseAddress!, count: deferred.rows.count)
+        tokenRowsRequest = try communicator.startAllgather(inPlace: all, counts: Array(repeating: perRank, count: size))
+        bytesSent += perRank * (size - 1) * 4
+    }
+
+    /// Adds every rank's deferred rows into the part of wte's summed gradient this rank keeps
+    /// (all of it under stage 0), rank by rank, position by position.
+    private func addTokenRows(into gradients: UnsafeMutableBufferPointer<Float>) throws {
+        guard let request = tokenRowsRequest, let all = tokenRows else { return }
+        try request.wait()
+        tokenRowsRequest = nil
+        let size = communicator.size, c = embeddingWidth
+        let keep = settings.zeroStage == 1 ? Self.parts(of: tokenEmbedding, ranks: size)[communicator.rank] : tokenEmbedding
+        let perRank = all.count / size, positions = perRank / (1 + c)
+        let g = gradients.baseAddress!
+        for r in 0..<size {
+            let tokens = all.baseAddress! + r * perRank, rows = tokens + positions
+            for i in 0..<positions {
+                let row = tokenEmbedding.lowerBound + Int(tokens[i]) * c
+                let lower = max(row, keep.lowerBound), upper = min(row + c, keep.upperBound)
+                if lower >= upper { continue }
+                let source = rows + i * c - row
+                for j in lower..<upper { g[j] += source[j] }
+            }
         }
     }
 
@@ -152,7 +247,7 @@ public final class GradientExchange {
         let start = DispatchTime.now().uptimeNanoseconds
         for request in gradientRequests { try request.wait() }
         gradientRequests.removeAll(keepingCapacity: true)
-        nextBucket = 0
+        try addTokenRows(into: model.gradients)
         var sum = 0.0
         for part in shards[communicator.rank] {
             sum += GradientClipping.sumOfSquares(UnsafeBufferPointer(rebasing: model.gradients[part]), threads: model.threads)
@@ -203,6 +298,8 @@ public final class GradientExchange {
     public func finishParameters() throws {
         try waitParameters(below: count)
     }
+
+    deinit { tokenRows?.deallocate() }
 
     /// Zeroes `exposedSeconds` and `bytesSent`.
     public func resetCounters() {
