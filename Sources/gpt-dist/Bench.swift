@@ -59,6 +59,7 @@ struct Bench: ParsableCommand {
         var lastLoss: Float
         var cpuPerIter: Double
         var exposedMs: Double  // per step
+        var exposedParameterMs: Double  // of which in forward, waiting for parameters
         var bytesPerStep: Double
     }
 
@@ -100,7 +101,8 @@ struct Bench: ParsableCommand {
         let peak = measureSgemmPeak()
 
         // Figures over the ranks: the slowest rank sets the pace; exposed time and bytes as the mean.
-        var figures = [timing.meanMs, timing.exposedMs, timing.bytesPerStep, rss, single?.meanMs ?? 0]
+        var figures = [timing.meanMs, timing.exposedMs, timing.bytesPerStep, rss, single?.meanMs ?? 0,
+                       timing.exposedParameterMs]
         if parallel {
             var slowest = [figures[0], figures[4], rss]
             try world.allreduce(&slowest, op: .max)
@@ -126,12 +128,12 @@ struct Bench: ParsableCommand {
             print("ranks        \(world.size) (bucket_mb \(bucketMB), zero_stage \(zeroStage), grad_reduce_dtype \(wire.rawValue)); batch \(batch) per rank")
             print("ms/iter      \(f(mean, 2)) mean (slowest rank; \(f(best, 2)) best, \(f(median, 2)) median on rank 0) of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
         } else {
-            print("ms/iter      \(f(best, 2)) best, \(f(median, 2)) median of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
+            print("ms/iter      \(f(best, 2)) best, \(f(median, 2)) median, \(f(timing.meanMs, 2)) mean of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
         }
         print("cpu ms/iter  \(f(timing.cpuPerIter, 2)) (CPU time of all threads, mean; spinning BLAS threads included)")
         print("tokens/s     \(f(Double(tokensPerIter * world.size) / (timed / 1e3), 0))\(parallel ? " (all ranks)" : "")")
         if parallel {
-            print("exposed comm \(f(figures[1], 2)) ms/iter (\(f(100 * figures[1] / mean)) % of the step; the time a rank waits on the network, mean over ranks)")
+            print("exposed comm \(f(figures[1], 2)) ms/iter (\(f(100 * figures[1] / mean)) % of the step; the time a rank waits on the network, mean over ranks: \(f(figures[1] - figures[5], 2)) after backward, \(f(figures[5], 2)) in forward)")
             print("bytes/rank   \(f(figures[2] / 1e6, 2)) MB sent per rank per step")
             let baseline = single != nil ? figures[4] : baselineMs
             if let baseline {
@@ -197,6 +199,7 @@ struct Bench: ParsableCommand {
         let timing = Timing(times: times, meanMs: wall / Double(iters), lastLoss: lastLoss,
                             cpuPerIter: (processCPUSeconds() - cpuStart) / Double(iters) * 1e3,
                             exposedMs: step.exchange.exposedSeconds * 1e3 / Double(iters),
+                            exposedParameterMs: step.exchange.exposedParameterSeconds * 1e3 / Double(iters),
                             bytesPerStep: Double(step.exchange.bytesSent) / Double(iters))
         // The step's matrix products alone (AdamW, clipping and the exchange make none).
         let replays = min(40, max(3, Int(1000 / times.min()!)))  // about a second of replays

@@ -82,6 +82,7 @@ extension GPTModel {
         if dropoutActive { stepKey = dropoutGenerator.next() }
 
         let hasTargets = targets != nil
+        tokenRowsNeeded?(inputs)
         forEachSlice { k in
             slices[k].lossSum = forwardSlice(pass(k, grads: gradients.baseAddress!), targets: hasTargets)
         }
@@ -93,16 +94,18 @@ extension GPTModel {
 
     /// Forward pass of one slice; returns its summed loss (0 without targets).
     private func forwardSlice(_ p: Pass, targets: Bool) -> Double {
-        let c = config.nEmbd, v = config.vocabSize
+        let c = config.nEmbd
         let params = parameters.baseAddress!
-        parametersNeeded?(layout.blockStart(0))
+        let v = config.vocabSize
+        parametersNeeded?(layout.positionEmbedding..<layout.blockStart(0))
         embed(p, params: params)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in 0..<config.nLayer {
-            parametersNeeded?(layout.blockStart(l + 1))
+            parametersNeeded?(layout.blockStart(l)..<layout.blockStart(l + 1))
             blockForward(l, p, params: params, attention: attention)
         }
-        parametersNeeded?(layout.count)
+        parametersNeeded?(layout.blockStart(config.nLayer)..<layout.count)
+        parametersNeeded?(layout.tokenEmbedding..<(layout.tokenEmbedding + v * c))
         let a = p.a
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual[config.nLayer],
                           weight: params + layout.finalNormWeight,

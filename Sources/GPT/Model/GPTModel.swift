@@ -53,10 +53,15 @@ public final class GPTModel {
     /// After a backward that deferred it: each position's token and its gradient row, to be
     /// added into wte's gradient (`tokens[i]`'s row gets `rows[i*C ..< (i+1)*C]`). Nil otherwise.
     public internal(set) var deferredTokenGradient: (tokens: UnsafeBufferPointer<Int32>, rows: UnsafeBufferPointer<Float>)?
-    /// Called by `forward` before it reads the parameters below `x` (the embeddings first, then
-    /// each block, then ln_f and lm_head): a caller still gathering parameters waits there for
-    /// the part it needs. Called from every slice's thread; nil costs nothing.
-    public var parametersNeeded: ((Int) -> Void)?
+    /// Called by `forward` before it reads a range of the parameters (wpe, then each block, then
+    /// ln_f and wte for lm_head): a caller still gathering parameters waits there for the part
+    /// it needs. Called from every slice's thread; nil costs nothing.
+    public var parametersNeeded: ((Range<Int>) -> Void)?
+    /// Called by `forward` once per pass, before the embedding lookup, with every token of the
+    /// batch: the lookup reads only these rows of wte, so a caller still gathering wte may fetch
+    /// just them (wte as a whole is needed again only by lm_head, at the end of the pass).
+    /// Nil costs nothing.
+    public var tokenRowsNeeded: ((UnsafeBufferPointer<Int32>) -> Void)?
     /// Draws one key per training forward pass; every dropout mask of that pass derives from it.
     /// Save and restore it (`state`) to make a resumed run draw the same masks.
     public var dropoutGenerator: RandomGenerator

@@ -63,17 +63,25 @@ public final class GradientExchange {
     /// Whether wte's gradient is reduced as soon as lm_head's backward is done, the embedding
     /// lookup's rows (deferred by the model) following after backward as a small allgather.
     public let defersTokenRows: Bool
+    /// Whether this step's wte lookup rows travel apart (`defersTokenRows` and few enough rows).
+    private var rowsTravelApart = false
     /// Every rank's deferred rows: per rank, its positions' tokens (as floats) then their rows.
     private var tokenRows: UnsafeMutableBufferPointer<Float>?
     private var tokenRowsRequest: CollectiveRequest?
     /// Allgathers in flight, in forward order, and how far the parameters are complete.
     private var gatherRequests: [(range: Range<Int>, request: CollectiveRequest)] = []
-    private var gathered: Int
+    /// True from `gatherParameters` to the next forward's embedding lookup, when that lookup
+    /// fetches its wte rows instead of waiting for wte's allgather (queued last).
+    private var fetchesTokenRows = false
+    private var fetchedRows: UnsafeMutableBufferPointer<Float>?
     private let lock = NSLock()
 
     /// Seconds spent waiting for the network since the last `resetCounters` (the exchange's
-    /// exposed time: what the overlap did not hide).
-    public private(set) var exposedSeconds = 0.0
+    /// exposed time: what the overlap did not hide): after backward for the gradients (and the
+    /// norm), and in forward for the parameters.
+    public var exposedSeconds: Double { exposedGradientSeconds + exposedParameterSeconds }
+    public private(set) var exposedGradientSeconds = 0.0
+    public private(set) var exposedParameterSeconds = 0.0
     /// Bytes this rank sent since the last `resetCounters`.
     public private(set) var bytesSent = 0
 
@@ -88,7 +96,6 @@ public final class GradientExchange {
         let ranks = communicator.size
         shards = (0..<ranks).map { r in buckets.reversed().map { Self.parts(of: $0, ranks: ranks)[r] } }
         owned = settings.zeroStage == 1 ? shards[communicator.rank] : [0..<layout.count]
-        gathered = layout.count
         tensorOffsets = layout.tensors.map(\.offset)
         bucketTensors = buckets.map { bucket in
             let first = layout.tensors.firstIndex { $0.offset >= bucket.lowerBound }!
@@ -154,7 +161,8 @@ public final class GradientExchange {
         model.gradientsFinal = { [unowned self] range in
             do { try self.gradientsFinal(range, model: model) } catch { failure = failure ?? error }
         }
-        model.defersTokenEmbeddingGradient = defersTokenRows && tokenRowsFit(model)
+        rowsTravelApart = defersTokenRows && tokenRowsFit(model)
+        model.defersTokenEmbeddingGradient = rowsTravelApart
         defer {
             model.gradientsFinal = nil
             model.defersTokenEmbeddingGradient = false
@@ -254,56 +262,119 @@ public final class GradientExchange {
         }
         scalars.append(sum)
         if communicator.size > 1 { try communicator.allreduce(&scalars, op: .sum) }
-        exposedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        exposedGradientSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Float(scalars.removeLast().squareRoot())
     }
 
     /// After this rank's AdamW on `owned`: under ZeRO stage 1, starts the allgathers of the new
-    /// parameters, bucket by bucket from the front, and has the model's forward wait for each
-    /// only where it needs it.
+    /// parameters, bucket by bucket in the order forward reads them, and has the model's forward
+    /// wait for each only where it needs it. When wte is a bucket of its own it goes last: the
+    /// next forward's embedding lookup fetches just the rows of its tokens (`tokenRowsNeeded`),
+    /// and the whole of wte is needed only by lm_head, after every block.
     public func gatherParameters(of model: GPTModel) throws {
         guard settings.zeroStage == 1 && communicator.size > 1 else { return }
         lock.lock()
         defer { lock.unlock() }
         precondition(gatherRequests.isEmpty, "an allgather is already in flight")
         let rank = communicator.rank, size = communicator.size
-        for range in buckets.reversed() {
+        fetchesTokenRows = rowsTravelApart
+        var order = Array(buckets.reversed())
+        if fetchesTokenRows, let wte = order.firstIndex(of: tokenEmbedding) { order.append(order.remove(at: wte)) }
+        for range in order {
             let counts = blocks(of: range)
             let request = try communicator.startAllgather(
                 inPlace: UnsafeMutableBufferPointer(rebasing: model.parameters[range]), counts: counts)
             gatherRequests.append((range, request))
             bytesSent += (range.count - counts[(rank + 1) % size]) * 4
         }
-        gathered = 0
-        model.parametersNeeded = { [unowned self] needed in try? self.waitParameters(below: needed) }
+        model.parametersNeeded = { [unowned self] needed in try? self.waitParameters(needed) }
+        model.tokenRowsNeeded = { [unowned self, unowned model] tokens in try? self.tokenRows(tokens, model: model) }
     }
 
-    /// Waits until every parameter below `needed` holds its gathered value.
-    public func waitParameters(below needed: Int) throws {
+    /// Waits until every parameter in `needed` holds its gathered value.
+    public func waitParameters(_ needed: Range<Int>) throws {
         lock.lock()
         defer { lock.unlock() }
-        if needed <= gathered { return }
+        if gatherRequests.isEmpty { return }
         let start = DispatchTime.now().uptimeNanoseconds
-        defer { exposedSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        while let first = gatherRequests.first, first.range.lowerBound < needed {
-            try first.request.wait()
-            gathered = first.range.upperBound
-            gatherRequests.removeFirst()
+        defer { exposedParameterSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        var k = 0
+        while k < gatherRequests.count {
+            if gatherRequests[k].range.overlaps(needed) {
+                try gatherRequests[k].request.wait()
+                gatherRequests.remove(at: k)
+            } else {
+                k += 1
+            }
         }
-        if gatherRequests.isEmpty { gathered = count }
+    }
+
+    /// Before the embedding lookup: the first forward after `gatherParameters` fetches the new
+    /// values of the rows its tokens read from their owners (every rank's tokens, one allgather
+    /// of ids and one of rows); any other waits for wte.
+    private func tokenRows(_ tokens: UnsafeBufferPointer<Int32>, model: GPTModel) throws {
+        lock.lock()
+        let fetch = fetchesTokenRows
+        fetchesTokenRows = false
+        lock.unlock()
+        guard fetch else { return try waitParameters(tokenEmbedding) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            lock.lock()
+            exposedParameterSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            lock.unlock()
+        }
+        let size = communicator.size, c = embeddingWidth
+        // The rows any rank reads, in increasing order (the same list on every rank).
+        let all = try communicator.allgather(Array(tokens))
+        let rows = Array(Set(all)).sorted()
+        // Each rank gives its own elements of those rows (its part of wte's bucket).
+        let parts = Self.parts(of: tokenEmbedding, ranks: size)
+        func pieces(_ part: Range<Int>) -> [Range<Int>] {
+            rows.compactMap { row in
+                let lower = tokenEmbedding.lowerBound + Int(row) * c
+                let first = max(lower, part.lowerBound), end = min(lower + c, part.upperBound)
+                return first < end ? first..<end : nil
+            }
+        }
+        let allPieces = parts.map(pieces)
+        let counts = allPieces.map { $0.reduce(0) { $0 + $1.count } }
+        let total = counts.reduce(0, +)
+        if fetchedRows == nil || fetchedRows!.count < total {
+            fetchedRows?.deallocate()
+            fetchedRows = .allocate(capacity: max(total, size * tokens.count * c))
+        }
+        let staging = UnsafeMutableBufferPointer(rebasing: fetchedRows![0..<total])
+        var next = counts[..<communicator.rank].reduce(0, +)
+        for piece in allPieces[communicator.rank] {
+            (staging.baseAddress! + next).update(from: model.parameters.baseAddress! + piece.lowerBound, count: piece.count)
+            next += piece.count
+        }
+        try communicator.allgather(inPlace: staging, counts: counts)
+        bytesSent += (total - counts[communicator.rank]) * 4
+        // Every rank's pieces into place: the values wte's allgather will bring again.
+        next = 0
+        for piecesOfRank in allPieces {
+            for piece in piecesOfRank {
+                (model.parameters.baseAddress! + piece.lowerBound).update(from: staging.baseAddress! + next, count: piece.count)
+                next += piece.count
+            }
+        }
     }
 
     /// Waits for every parameter (before anything reads them all: an evaluation's checksum, a
     /// checkpoint, the end of training).
     public func finishParameters() throws {
-        try waitParameters(below: count)
+        lock.lock()
+        fetchesTokenRows = false
+        lock.unlock()
+        try waitParameters(0..<count)
     }
-
-    deinit { tokenRows?.deallocate() }
 
     /// Zeroes `exposedSeconds` and `bytesSent`.
     public func resetCounters() {
-        exposedSeconds = 0
+        exposedGradientSeconds = 0
+        exposedParameterSeconds = 0
         bytesSent = 0
     }
 }
