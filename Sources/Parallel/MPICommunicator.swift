@@ -203,7 +203,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// The ring engine, made (collectively: `MPI_Comm_dup`) by the first ring operation.
     private func ringEngine() throws -> RingEngine {
         if let engine { return engine }
-        let microseconds = ProcessInfo.processInfo.environment["GPT_DIST_PROGRESS_US"].flatMap { UInt32($0) } ?? 200
+        let microseconds = ProcessInfo.processInfo.environment["GPT_DIST_PROGRESS_US"].flatMap { UInt32($0) } ?? 500
         let made = try RingEngine(duplicating: comm, rank: rank, size: size, segmentElements: ringSegmentElements,
                                   depth: ringDepth, progressInterval: microseconds)
         engine = made

@@ -30,7 +30,11 @@ final class RingEngine: @unchecked Sendable {
         let cursor: RingOperation.Cursor
         var request: MPI_Request?
         let slot: Int
+        var done = false
     }
+    /// Scratch for one `MPI_Testsome` over everything in flight (one progress call per round).
+    private var testRequests: [MPI_Request?]
+    private var testIndices: [Int32]
     private var receives: [InFlight] = []
     private var sends: [InFlight] = []
     private var freeReceiveSlots: [Int]
@@ -59,6 +63,8 @@ final class RingEngine: @unchecked Sendable {
         freeSendSlots = Array(0..<depth)
         receives.reserveCapacity(depth)
         sends.reserveCapacity(depth)
+        testRequests = Array(repeating: cmpi_request_null(), count: 2 * depth)
+        testIndices = Array(repeating: 0, count: 2 * depth)
     }
 
     /// Queues `operation`; the progress thread starts moving it at once.
@@ -114,6 +120,7 @@ final class RingEngine: @unchecked Sendable {
     /// Tests what is in flight, handles what finished, posts what may go next. Caller holds the lock.
     private func advanceLocked() {
         do {
+            try testInFlight()
             try completeSends()
             try completeReceives()
             try postReceives()
@@ -134,12 +141,33 @@ final class RingEngine: @unchecked Sendable {
         }
     }
 
+    /// One `MPI_Testsome` over every send and receive in flight: MPI makes progress once per
+    /// call, so testing each request on its own made the progress thread cost several times more.
+    private func testInFlight() throws {
+        let count = sends.count + receives.count
+        if count == 0 { return }
+        for (i, send) in sends.enumerated() { testRequests[i] = send.request }
+        for (i, receive) in receives.enumerated() { testRequests[sends.count + i] = receive.request }
+        var completed: Int32 = 0
+        try MPIRuntime.check(MPI_Testsome(Int32(count), &testRequests, &completed, &testIndices, cmpi_statuses_ignore()),
+                             "MPI_Testsome")
+        if completed == cmpi_undefined() { return }
+        for k in 0..<Int(completed) {
+            let i = Int(testIndices[k])
+            if i < sends.count {
+                sends[i].done = true
+                sends[i].request = testRequests[i]
+            } else {
+                receives[i - sends.count].done = true
+                receives[i - sends.count].request = testRequests[i]
+            }
+        }
+    }
+
     private func completeSends() throws {
         var i = 0
         while i < sends.count {
-            var flag: Int32 = 0
-            try MPIRuntime.check(MPI_Test(&sends[i].request, &flag, cmpi_status_ignore()), "MPI_Test")
-            if flag != 0 {
+            if sends[i].done {
                 sends[i].operation.sendsInFlight -= 1
                 if sends[i].slot >= 0 { freeSendSlots.append(sends[i].slot) }
                 sends.remove(at: i)
@@ -152,12 +180,7 @@ final class RingEngine: @unchecked Sendable {
     /// Receives are handled in the order they were posted (a reduction round's later sends
     /// wait for them in that order).
     private func completeReceives() throws {
-        while let head = receives.first {
-            var request = head.request
-            var flag: Int32 = 0
-            try MPIRuntime.check(MPI_Test(&request, &flag, cmpi_status_ignore()), "MPI_Test")
-            receives[0].request = request
-            if flag == 0 { return }
+        while let head = receives.first, head.done {
             let op = head.operation
             let range = op.range(head.cursor, sending: false)
             let target = op.base + range.lowerBound

@@ -180,7 +180,6 @@ struct Bench: ParsableCommand {
         var cpuStart = 0.0, wallStart: UInt64 = 0
         for i in 0..<(warmup + iters) {
             if i == warmup {
-                try step.exchange.finishParameters()
                 try communicator.barrier()
                 step.exchange.resetCounters()
                 cpuStart = processCPUSeconds()
@@ -194,13 +193,15 @@ struct Bench: ParsableCommand {
             lastLoss = loss
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
         }
-        try step.exchange.finishParameters()
+        // Steady state: the window holds the wait for the warm-up step's allgather (in the first
+        // timed forward) and not the last timed step's (which the next forward would hide).
         let wall = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e6
         let timing = Timing(times: times, meanMs: wall / Double(iters), lastLoss: lastLoss,
                             cpuPerIter: (processCPUSeconds() - cpuStart) / Double(iters) * 1e3,
                             exposedMs: step.exchange.exposedSeconds * 1e3 / Double(iters),
                             exposedParameterMs: step.exchange.exposedParameterSeconds * 1e3 / Double(iters),
                             bytesPerStep: Double(step.exchange.bytesSent) / Double(iters))
+        try step.exchange.finishParameters()
         // The step's matrix products alone (AdamW, clipping and the exchange make none).
         let replays = min(40, max(3, Int(1000 / times.min()!)))  // about a second of replays
         products = try model.timeMatrixProducts(of: {
