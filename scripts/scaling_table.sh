@@ -26,8 +26,10 @@
 # before the cell (16 MiB allreduce; its time per allreduce in brackets; PyTorch rows add gloo's
 # own, measured the same way by pytorch_ddp.py), system, variant, 1-host s/step (best step; measured once
 # per shape and system, link-independent, reused for every link), N-host s/step, efficiency =
-# N-host global tokens/s / (N x 1-host tokens/s), exposed comm and bytes/rank/step when the
-# bench prints them, the exact command. Each run's whole output is kept in the log directory.
+# 1-host best step / N-host best step (the same per-rank batch: = N-host global tokens/s / (N x 1-host
+# tokens/s)), exposed comm and bytes/rank/step when the
+# bench prints them, the exact command. Each run's whole output is kept in the log directory;
+# scripts/scaling_summary.py DIR... reads those logs again for median and best steps side by side.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -98,7 +100,10 @@ tokens_global() {  # "global" line, or one line, or the sum of the ranks' lines
     awk '/^tokens\/s[ \t]/ { n++; s += $2; if (/global/ && !g) g = $2 } END { if (g) print g; else if (n == 1) print s; else if (n > 1) print s }' "$1"
 }
 exposed_ms() { sed -nE 's/^exposed comm[: ]+([0-9.]+) *ms.*/\1/p' "$1" | head -1; }
-bytes_step() { sed -nE 's/.*bytes\/rank\/step[: ]+([0-9.eE+]+).*/\1/p' "$1" | head -1; }
+bytes_step() {  # PyTorch's "bytes/rank/step N", gpt-dist's "bytes/rank   X MB sent per rank per step"
+    { sed -nE 's/.*bytes\/rank\/step[: ]+([0-9.eE+]+).*/\1/p' "$1"
+      sed -nE 's/^bytes\/rank +([0-9.]+) MB sent.*/\1/p' "$1" | awk '{ printf "%.0f\n", $1 * 1e6 }'; } | head -1
+}
 doctor_bw() {  # "0.06 GB/s (258 ms)": bus bandwidth and time of one 16 MiB allreduce
     sed -nE 's/^multihost: doctor allreduce 16 MiB: ([0-9.]+) ms per allreduce, bus bandwidth ([0-9.]+ GB\/s).*/\2 (\1 ms)/p' "$1" | head -1
 }
@@ -180,11 +185,11 @@ for shape in $shapes; do
             fi
             ms="$(ms_best "$log")"; tok="$(tokens_global "$log")"
             b1="${base_tok[$shape-$sys]:-}"; m1="${base_ms[$shape-$sys]:-}"
+            # Best step over best step for every system (gpt-dist's tokens/s line is from its mean
+            # step, PyTorch's from its best: the step times compare like with like).
             eff=""
-            if [[ -n "$tok" && -n "$b1" ]]; then
-                eff="$(awk -v t="$tok" -v b="$b1" -v n="$hosts" 'BEGIN { printf "%.2f", t / (n * b) }')"
-            elif [[ -n "$ms" && -n "$m1" ]]; then
-                eff="$(awk -v a="$m1" -v c="$ms" 'BEGIN { printf "%.2f (from s/step)", a / c }')"
+            if [[ -n "$ms" && -n "$m1" ]]; then
+                eff="$(awk -v a="$m1" -v c="$ms" 'BEGIN { printf "%.2f", a / c }')"
             fi
             ex="$(exposed_ms "$log")"; [[ -n "$ex" ]] && ex="$ex ms"
             echo "| $shape | $link | ${bw:-?} | $name | $v | $(secs "$m1") | $(secs "$ms") | $eff | $ex | $(human_bytes "$(bytes_step "$log")") | \`$(show "${cmd[@]}")\` |"
