@@ -36,6 +36,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Dropout probability.") var dropout: Double = 0
     @Flag(inversion: .prefixedNo, help: "Biases in Linear and LayerNorm layers.") var bias = true
     @Option(help: "Timed iterations.") var iters: Int = 10
+    @Option(name: .customLong("micro-steps"), help: "Micro-batches per step on each rank (gradient accumulation; the exchange runs once per step).")
+    var microSteps: Int = 1
     @Option(help: "Untimed iterations first.") var warmup: Int = 2
     @Option(help: "Threads (OpenBLAS and kernels); default: every core.") var threads: Int?
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 1337
@@ -71,6 +73,7 @@ struct Bench: ParsableCommand {
         let batch = batchSize ?? base.4
         guard batch > 0 else { throw ValidationError("--batch-size must be positive") }
         guard iters > 0, warmup >= 0 else { throw ValidationError("--iters must be positive and --warmup >= 0") }
+        guard microSteps > 0 else { throw ValidationError("--micro-steps must be positive") }
         guard bucketMB >= 0 else { throw ValidationError("--bucket-mb must be 0 or more") }
         guard zeroStage == 0 || zeroStage == 1 else { throw ValidationError("--zero-stage must be 0 or 1") }
         guard let wire = WireFormat(rawValue: gradReduceDtype) else {
@@ -82,7 +85,7 @@ struct Bench: ParsableCommand {
         guard threadCount > 0 else { throw ValidationError("--threads must be positive") }
         let settings = GradientExchange.Settings(bucketElements: GradientExchange.Settings.bucketElements(megabytes: bucketMB),
                                                  zeroStage: zeroStage, wire: wire)
-        let t = config.blockSize, tokensPerIter = batch * t
+        let t = config.blockSize, tokensPerIter = microSteps * batch * t
         let parallel = world.size > 1
 
         // The data-parallel step, then (with --compare-single) each rank alone.
@@ -125,7 +128,7 @@ struct Bench: ParsableCommand {
         let mode = !noBatchSplit && batch > 1 && threadCount > 1 ? "batch split across threads" : "kernel by kernel"
         print("threads      \(threadCount) (\(mode); OpenBLAS \(String(cString: openblas_get_corename())))")
         if parallel {
-            print("ranks        \(world.size) (bucket_mb \(bucketMB), zero_stage \(zeroStage), grad_reduce_dtype \(wire.rawValue)); batch \(batch) per rank")
+            print("ranks        \(world.size) (bucket_mb \(bucketMB), zero_stage \(zeroStage), grad_reduce_dtype \(wire.rawValue)); batch \(batch) x \(microSteps) micro-step\(microSteps == 1 ? "" : "s") per rank")
             print("ms/iter      \(f(mean, 2)) mean (slowest rank; \(f(best, 2)) best, \(f(median, 2)) median on rank 0) of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
         } else {
             print("ms/iter      \(f(best, 2)) best, \(f(median, 2)) median, \(f(timing.meanMs, 2)) mean of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
@@ -142,8 +145,9 @@ struct Bench: ParsableCommand {
         }
         print("GFLOP/s      \(f(achieved)) (nanoGPT accounting: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(parallel ? " per rank" : ""))")
         if let products {
-            let ms = products.seconds * 1e3
-            print("sgemm only   \(f(ms, 2)) ms/iter best: the step's \(products.calls) sgemm calls (\(f(products.flops / 1e9, 3)) GFLOP) replayed alone, \(f(products.flops / products.seconds / 1e9)) GFLOP/s; everything else \(f(best - ms, 2)) ms")
+            // The replay is one micro-batch's products; a step runs microSteps of them.
+            let a = Double(microSteps), ms = products.seconds * 1e3 * a
+            print("sgemm only   \(f(ms, 2)) ms/iter best: the step's \(products.calls * microSteps) sgemm calls (\(f(products.flops * a / 1e9, 3)) GFLOP) replayed alone, \(f(products.flops / products.seconds / 1e9)) GFLOP/s; everything else \(f(best - ms, 2)) ms")
         } else {
             print("sgemm only   (measured when the batch is split across threads)")
         }
@@ -188,8 +192,9 @@ struct Bench: ParsableCommand {
             let tokens = batches[i % batches.count]
             let start = DispatchTime.now().uptimeNanoseconds
             var loss: Float = 0
-            _ = try step.run(microSteps: 1, lossScale: 1, learningRate: 1e-4, maxGradNorm: 1,
-                             microStep: { _ in loss = try forward(tokens) }, scalars: { [] })
+            _ = try step.run(microSteps: microSteps, lossScale: 1 / Float(microSteps), learningRate: 1e-4, maxGradNorm: 1,
+                             microStep: { a in loss = try forward(a == 0 ? tokens : batches[(i + a) % batches.count]) },
+                             scalars: { [] })
             lastLoss = loss
             if i >= warmup { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GPT
 import TestSupport
 import XCTest
 
@@ -27,6 +28,27 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.stdout.contains("sgemm only   (measured when the batch is split across threads)"),
                       result.output)
+    }
+
+    /// Under mpirun bench times the data-parallel step and adds its figures; the bytes are what
+    /// the ring collectives send: with one bucket of the whole buffer, each rank sends all but its
+    /// own part in the reduce-scatter and all but the next rank's in the allgather, the buffer's
+    /// size in all.
+    func testBenchUnderMPIRunPrintsTheExchangeFigures() throws {
+        let result = try mpirun(np: 2, "gpt-dist", ["bench"] + shape + ["--threads", "1", "--micro-steps", "2", "--compare-single"],
+                                environment: TrainTestData.environment)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.stdout.contains("ranks        2 (bucket_mb 25.0, zero_stage 1, grad_reduce_dtype float32); batch 4 x 2 micro-steps per rank"),
+                      result.output)
+        for line in ["ms/iter", "tokens/s", "exposed comm", "bytes/rank", "efficiency", "peak RSS"] {
+            XCTAssertTrue(result.stdout.contains("\n\(line) "), "missing \(line): \(result.output)")
+        }
+        let layout = ParameterLayout(config: GPTConfig(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 64, vocabSize: 11,
+                                                       bias: true, dropout: 0))
+        let megabytes = String(format: "%.2f", Double(layout.count * 4) / 1e6)
+        XCTAssertTrue(result.stdout.contains("bytes/rank   \(megabytes) MB sent per rank per step"), result.output)
+        // Only rank 0 prints.
+        XCTAssertEqual(result.stdout.components(separatedBy: "\nms/iter ").count - 1, 1, result.output)
     }
 
     func testBadShapeIsOneClearLine() throws {

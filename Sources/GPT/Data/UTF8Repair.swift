@@ -27,18 +27,7 @@ enum UTF8Repair {
         while i < n {
             let b0 = bytes[i]
             if b0 < 0x80 { repaired.append(b0); i += 1; continue }
-            let length: Int
-            var low: UInt8 = 0x80, high: UInt8 = 0xBF  // allowed range of the second byte
-            switch b0 {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; low = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; high = 0x9F
-            case 0xF0: length = 4; low = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; high = 0x8F
-            default: length = 0  // never starts a sequence
-            }
+            let (length, low, high) = UTF8Validation.sequence(startingWith: b0) ?? (0, 0x80, 0xBF)
             // How many bytes from i belong to a (possibly incomplete) well-formed sequence.
             var valid = length == 0 ? 0 : 1
             while valid > 0 && valid < length && i + valid < n {

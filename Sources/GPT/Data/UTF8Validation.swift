@@ -10,18 +10,7 @@ enum UTF8Validation {
         while i < n {
             let b0 = bytes[i]
             if b0 < 0x80 { i += 1; continue }
-            let length: Int
-            var low: UInt8 = 0x80, high: UInt8 = 0xBF  // allowed range of the second byte
-            switch b0 {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; low = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; high = 0x9F
-            case 0xF0: length = 4; low = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; high = 0x8F
-            default: return i
-            }
+            guard let (length, low, high) = sequence(startingWith: b0) else { return i }
             if i + length > n { return i }
             let b1 = bytes[i + 1]
             if b1 < low || b1 > high { return i }
@@ -29,6 +18,22 @@ enum UTF8Validation {
             i += length
         }
         return nil
+    }
+
+    /// The length of the sequence a non-ASCII lead byte starts and the allowed range of its
+    /// second byte (Unicode 15, table 3-7), or nil for a byte that never starts a sequence.
+    @inline(__always)
+    static func sequence(startingWith b0: UInt8) -> (length: Int, low: UInt8, high: UInt8)? {
+        switch b0 {
+        case 0xC2...0xDF: return (2, 0x80, 0xBF)
+        case 0xE0: return (3, 0xA0, 0xBF)
+        case 0xE1...0xEC, 0xEE...0xEF: return (3, 0x80, 0xBF)
+        case 0xED: return (3, 0x80, 0x9F)
+        case 0xF0: return (4, 0x90, 0xBF)
+        case 0xF1...0xF3: return (4, 0x80, 0xBF)
+        case 0xF4: return (4, 0x80, 0x8F)
+        default: return nil
+        }
     }
 
     static func firstInvalidOffset(_ bytes: [UInt8]) -> Int? {
