@@ -154,6 +154,7 @@ public final class GradientExchange {
     /// finished bucket starting its reduction at once.
     public func reduceWhile(model: GPTModel, backward: () throws -> Void) throws {
         precondition(gradientRequests.isEmpty, "a reduction is already in flight")
+        try throwHookFailure()
         guard communicator.size > 1 else { return try backward() }
         for i in started.indices { started[i] = false }
         for i in finalTensors.indices { finalTensors[i] = false }
@@ -287,8 +288,31 @@ public final class GradientExchange {
             gatherRequests.append((range, request))
             bytesSent += (range.count - counts[(rank + 1) % size]) * 4
         }
-        model.parametersNeeded = { [unowned self] needed in try? self.waitParameters(needed) }
-        model.tokenRowsNeeded = { [unowned self, unowned model] tokens in try? self.tokenRows(tokens, model: model) }
+        // The model's hooks cannot throw: a failure is kept and thrown by the next call of the step.
+        model.parametersNeeded = { [unowned self] needed in
+            do { try self.waitParameters(needed) } catch { self.keep(error) }
+        }
+        model.tokenRowsNeeded = { [unowned self, unowned model] tokens in
+            do { try self.tokenRows(tokens, model: model) } catch { self.keep(error) }
+        }
+    }
+
+    /// A failure inside a forward hook, thrown by the next `reduceWhile`, `finishGradients` or
+    /// `finishParameters`.
+    private var hookFailure: Error?
+
+    private func keep(_ error: Error) {
+        lock.lock()
+        if hookFailure == nil { hookFailure = error }
+        lock.unlock()
+    }
+
+    private func throwHookFailure() throws {
+        lock.lock()
+        let failure = hookFailure
+        hookFailure = nil
+        lock.unlock()
+        if let failure { throw failure }
     }
 
     /// Waits until every parameter in `needed` holds its gathered value.
@@ -369,6 +393,7 @@ public final class GradientExchange {
         fetchesTokenRows = false
         lock.unlock()
         try waitParameters(0..<count)
+        try throwHookFailure()
     }
 
     /// Zeroes `exposedSeconds` and `bytesSent`.
