@@ -37,7 +37,7 @@ import torch
 import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_reference import GPT, PRESETS  # noqa: E402  (nanoGPT's model, the same presets as gpt-dist bench)
+from pytorch_reference import PRESETS, model_from_args  # noqa: E402  (nanoGPT's model, the same presets as gpt-dist bench)
 
 
 def interface_towards(addr):
@@ -105,12 +105,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)  # the same initial weights on every rank (DDP broadcasts rank 0's too)
-    L, H, C, T, B, V = PRESETS[args.preset]
-    L, H, C = args.n_layer or L, args.n_head or H, args.n_embd or C
-    T, B, V = args.block_size or T, args.batch_size or B, args.vocab_size or V
-    c = dict(n_layer=L, n_head=H, n_embd=C, block_size=T, vocab_size=V, bias=not args.no_bias, dropout=args.dropout)
-    model = GPT(c)
-    model.train()
+    model, (L, H, C, T, B, V) = model_from_args(args)
     n_params = model.num_params()
     n_grad = sum(p.numel() for p in model.parameters())  # what is allreduced (wte/lm_head tied: once)
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]

@@ -136,6 +136,18 @@ def sgemm_peak(threads):
     return 2 * n ** 3 / best / 1e9
 
 
+def model_from_args(args):
+    """nanoGPT's GPT of the preset with the command line's overrides, in training mode; returns the
+    model and (n_layer, n_head, n_embd, block, batch, vocab). bench/pytorch_ddp.py uses it too."""
+    L, H, C, T, B, V = PRESETS[args.preset]
+    L, H, C = args.n_layer or L, args.n_head or H, args.n_embd or C
+    T, B, V = args.block_size or T, args.batch_size or B, args.vocab_size or V
+    c = dict(n_layer=L, n_head=H, n_embd=C, block_size=T, vocab_size=V, bias=not args.no_bias, dropout=args.dropout)
+    model = GPT(c)
+    model.train()
+    return model, (L, H, C, T, B, V)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=PRESETS, default="shakespeare-cpu")
@@ -151,12 +163,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    L, H, C, T, B, V = PRESETS[args.preset]
-    L, H, C = args.n_layer or L, args.n_head or H, args.n_embd or C
-    T, B, V = args.block_size or T, args.batch_size or B, args.vocab_size or V
-    c = dict(n_layer=L, n_head=H, n_embd=C, block_size=T, vocab_size=V, bias=not args.no_bias, dropout=args.dropout)
-    model = GPT(c)
-    model.train()
+    model, (L, H, C, T, B, V) = model_from_args(args)
     opt = model.configure_optimizer(1e-4)
     batches = [torch.randint(0, V, (2, B, T)) for _ in range(4)]
 
