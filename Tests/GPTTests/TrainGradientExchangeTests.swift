@@ -162,9 +162,9 @@ final class TrainGradientExchangeTests: XCTestCase {
             (randomTokens(batch * t, vocab: 512, seed: UInt64(100 * step + microStep)),
              randomTokens(batch * t, vocab: 512, seed: UInt64(100 * step + microStep + 50)))
         }
-        func train(_ communicator: any Communicator, settings: GradientExchange.Settings, microSteps: Int)
-            throws -> (parameters: [Float], defers: Bool) {
-            let model = try GPTModel(config: config, seed: 3, threads: 1)
+        func train(_ communicator: any Communicator, settings: GradientExchange.Settings, microSteps: Int,
+                   threads: Int = 1) throws -> (parameters: [Float], defers: Bool) {
+            let model = try GPTModel(config: config, seed: 3, threads: threads)
             let step = DataParallelStep(model: model, communicator: communicator, settings: settings, beta2: 0.99)
             for s in 0..<steps {
                 _ = try step.run(microSteps: microSteps, lossScale: 1 / Float(microSteps * communicator.size),
@@ -189,7 +189,47 @@ final class TrainGradientExchangeTests: XCTestCase {
                 XCTAssertLessThan(difference, 1e-5, "\(ranks) ranks, \(settings)")
                 XCTAssertFalse(parameters[0].parameters == (try GPTModel(config: config, seed: 3, threads: 1)).parameters.map { $0 })
             }
+            // Two threads per rank: the batch of 2 is split, ranges are summed and announced as
+            // both slices finish them.
+            let split = ThreadRanks.run(size: ranks) {
+                try train($0, settings: GradientExchange.Settings(bucketElements: 500, zeroStage: 1), microSteps: 1, threads: 2)
+            }
+            let splitParameters = try split.map { try $0.get().parameters }
+            for r in 1..<ranks { XCTAssertTrue(splitParameters[r] == splitParameters[0], "split replica \(r)") }
+            let difference = zip(splitParameters[0], one).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            XCTAssertLessThan(difference, 1e-5, "\(ranks) ranks of 2 threads")
         }
+    }
+
+    /// A batch split across threads announces ln_f, each block from the last, then the
+    /// embeddings, each once its slices' sums are in place: the gradients are those of the same
+    /// backward without a listener, bit for bit.
+    func testSplitBackwardAnnouncesSummedRangesInOrder() throws {
+        let config = GPTConfig(nLayer: 3, nHead: 2, nEmbd: 16, blockSize: 8, vocabSize: 40, bias: true, dropout: 0)
+        let x = randomTokens(32, vocab: 40, seed: 1), y = randomTokens(32, vocab: 40, seed: 2)
+        func gradients(listening: Bool) throws -> (gradients: [Float], ranges: [Range<Int>], sums: [Float]) {
+            let model = try GPTModel(config: config, seed: 5, threads: 2)
+            var ranges: [Range<Int>] = [], sums: [Float] = []
+            if listening {
+                model.gradientsFinal = { range in
+                    ranges.append(range)
+                    sums.append(model.gradients[range].reduce(0, +))  // read as announced
+                }
+            }
+            model.zeroGradients()
+            try model.forward(inputs: x, targets: y, batchSize: 4, sequenceLength: 8)
+            model.backward()
+            return (Array(model.gradients), ranges, sums)
+        }
+        let quiet = try gradients(listening: false), heard = try gradients(listening: true)
+        XCTAssertTrue(heard.gradients == quiet.gradients, "announcing changes no gradient")
+        let layout = ParameterLayout(config: config)
+        var expected = [layout.blockStart(3)..<layout.count]
+        for l in stride(from: 2, through: 0, by: -1) { expected.append(layout.blockStart(l)..<layout.blockStart(l + 1)) }
+        expected.append(0..<layout.blockStart(0))
+        XCTAssertEqual(heard.ranges, expected)
+        // What the listener read when told was already the final sum of both slices.
+        XCTAssertEqual(heard.sums, expected.map { quiet.gradients[$0].reduce(0, +) })
     }
 
     func testSumOfSquaresIsTheNormSquared() {

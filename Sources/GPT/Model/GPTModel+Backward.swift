@@ -10,16 +10,22 @@ extension GPTModel {
         let scale: Float = countedTargets > 0 ? lossScale / Float(countedTargets) : 0
         let count = layout.count
         deferredTokenGradient = nil
+        // Split across threads with someone listening: each range is summed over the slices and
+        // announced as soon as every slice has finished it, in backward order.
+        let progress = activeSlices > 1 && gradientsFinal != nil ? sliceProgress(announce: gradientsFinal!) : nil
         forEachSlice { k in
             var grads = gradients.baseAddress!
             if k > 0 {
                 // Slices after the first sum into buffers of their own (zero between calls: the
-                // pass that adds them in below clears them as it reads them).
+                // pass that adds them in clears them as it reads them).
                 grads = sliceGradients!.baseAddress! + (k - 1) * count
             }
-            backwardSlice(pass(k, grads: grads), scale: scale)
+            backwardSlice(pass(k, grads: grads), scale: scale, progress: progress)
         }
-        if activeSlices > 1 {
+        if let progress {
+            let complete = progress.finish()
+            precondition(complete, "every range of a split backward is summed and announced")
+        } else if activeSlices > 1 {
             let g = gradients.baseAddress!, extra = sliceGradients!.baseAddress!, slicesAfterFirst = activeSlices - 1
             splitter.run(count, costPerItem: slicesAfterFirst) { range, _ in
                 for k in 0..<slicesAfterFirst {
@@ -33,11 +39,39 @@ extension GPTModel {
                     while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
                 }
             }
-            gradientsFinal?(0..<count)
         }
     }
 
-    private func backwardSlice(_ p: Pass, scale: Float) {
+    /// The ranges backward finishes, in its order: ln_f, the blocks from the last, the embeddings.
+    var backwardRanges: [Range<Int>] {
+        [layout.blockStart(config.nLayer)..<layout.count]
+            + stride(from: config.nLayer - 1, through: 0, by: -1).map { layout.blockStart($0)..<layout.blockStart($0 + 1) }
+            + [0..<layout.blockStart(0)]
+    }
+
+    /// The reset tracker of a split backward's ranges (made once per model).
+    private func sliceProgress(announce: @escaping (Range<Int>) -> Void) -> SliceProgress {
+        let progress = splitProgress ?? SliceProgress(ranges: backwardRanges)
+        splitProgress = progress
+        let g = gradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = layout.count
+        let slicesAfterFirst = activeSlices - 1
+        progress.reset(slices: activeSlices, announce: announce) { range in
+            // The sum of the whole-buffer pass below, range by range: the same sums, bit for bit.
+            for k in 0..<slicesAfterFirst {
+                let src = extra + k * count
+                var i = range.lowerBound
+                while i &+ 8 <= range.upperBound {
+                    store8(load8(g + i) + load8(src + i), g + i)
+                    store8(.zero, src + i)
+                    i &+= 8
+                }
+                while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
+            }
+        }
+        return progress
+    }
+
+    private func backwardSlice(_ p: Pass, scale: Float, progress: SliceProgress?) {
         let a = p.a
         let c = config.nEmbd, v = config.vocabSize, bt = p.rows
         let params = parameters.baseAddress!, grads = p.grads
@@ -59,12 +93,15 @@ extension GPTModel {
                            mean: a.lnfMean, rstd: a.lnfRstd, rows: bt, columns: c,
                            partials: a.normPartials, splitter: p.splitter)
         announce?(layout.blockStart(config.nLayer)..<layout.count)
+        progress?.finished(0)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             blockBackward(l, p, params: params, attention: attention)
             announce?(layout.blockStart(l)..<layout.blockStart(l + 1))
+            progress?.finished(config.nLayer - l)
         }
         embeddingBackward(p, tokenRows: !defers)
+        progress?.finished(config.nLayer + 1)
         if defers {
             deferredTokenGradient = (UnsafeBufferPointer(start: a.tokens, count: bt),
                                      UnsafeBufferPointer(start: a.dResidual, count: bt * c))

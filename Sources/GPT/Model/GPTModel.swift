@@ -41,7 +41,9 @@ public final class GPTModel {
     /// value of this backward pass. Backward finishes the buffer from the back (ln_f, then each
     /// block from the last, then the embeddings at 0), one range after another; with
     /// `defersTokenEmbeddingGradient` wte comes first, right after lm_head's backward. A batch
-    /// split across threads sums its slices at the end, so it calls once, with everything.
+    /// split across threads calls for each range once every slice has finished it and the
+    /// slices' gradients of the range are summed, from the thread that finished last (calls
+    /// never overlap, and come in backward order).
     /// Data parallelism starts sending gradients here while backward goes on; nil costs nothing.
     public var gradientsFinal: ((Range<Int>) -> Void)?
     /// When true, a backward pass of one slice leaves out of `gradients` what the embedding
@@ -75,6 +77,8 @@ public final class GPTModel {
     }
 
     var slices: [Slice] = []
+    /// Tracks a split backward's ranges for `gradientsFinal` (made on first use).
+    var splitProgress: SliceProgress?
     /// Most attention-probability floats a slice keeps for backward before it recomputes them
     /// instead (80 Mi floats, 320 MiB: shakespeare-gpu keeps them, GPT-2 124M recomputes).
     var storedAttentionLimit = 80 << 20
