@@ -74,7 +74,7 @@ CELLS = [
     ("shakespeare-gpu", "10gbit", 3.81, 2048, 4, 0, 4.17, 0.04),
 ]
 
-KAPPA = 1.4e-9  # seconds of the rank's CPU per byte it sends or receives, fitted to CELLS
+KAPPA = 1.4e-9  # seconds of the rank's CPU per byte it sends or receives: the middle of CELLS' 1.0-1.6
 ALPHA = 3e-4    # seconds per ring step of a bucket: the progress thread's 500 us sleep, half on average, plus the link
 
 

@@ -24,9 +24,6 @@ public enum MPIRuntime {
         return flag != 0
     }
 
-    /// `isFinalized` for a caller that holds `callLock`.
-    static var isFinalizedUnlocked: Bool { isFinalized }
-
     /// The MPI library's own version text (`MPI_Get_library_version`, e.g. "Open MPI v4.1.4, ...");
     /// the MPI standard allows this call before `MPI_Init`, so it does not start MPI.
     public static func libraryVersion() -> String {

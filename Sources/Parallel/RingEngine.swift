@@ -106,7 +106,7 @@ final class RingEngine: @unchecked Sendable {
             wake.wait()
             while true {
                 MPIRuntime.callLock.lock()
-                if operations.isEmpty || MPIRuntime.isFinalizedUnlocked {
+                if operations.isEmpty || MPIRuntime.isFinalized {
                     MPIRuntime.callLock.unlock()
                     break
                 }

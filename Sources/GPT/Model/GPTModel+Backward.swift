@@ -26,48 +26,31 @@ extension GPTModel {
             let complete = progress.finish()
             precondition(complete, "every range of a split backward is summed and announced")
         } else if activeSlices > 1 {
-            let g = gradients.baseAddress!, extra = sliceGradients!.baseAddress!, slicesAfterFirst = activeSlices - 1
-            splitter.run(count, costPerItem: slicesAfterFirst) { range, _ in
-                for k in 0..<slicesAfterFirst {
-                    let src = extra + k * count
-                    var i = range.lowerBound
-                    while i &+ 8 <= range.upperBound {
-                        store8(load8(g + i) + load8(src + i), g + i)
-                        store8(.zero, src + i)
-                        i &+= 8
-                    }
-                    while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
-                }
-            }
+            splitter.run(count, costPerItem: activeSlices - 1) { range, _ in addSliceGradients(range) }
         }
     }
 
-    /// The ranges backward finishes, in its order: ln_f, the blocks from the last, the embeddings.
-    var backwardRanges: [Range<Int>] {
-        [layout.blockStart(config.nLayer)..<layout.count]
-            + stride(from: config.nLayer - 1, through: 0, by: -1).map { layout.blockStart($0)..<layout.blockStart($0 + 1) }
-            + [0..<layout.blockStart(0)]
+    /// Adds what the slices after the first wrote at `range` into `gradients` and clears their
+    /// buffers, slice by slice: the same sums however the buffer is cut into ranges.
+    private func addSliceGradients(_ range: Range<Int>) {
+        let g = gradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = layout.count
+        for k in 0..<(activeSlices - 1) {
+            let src = extra + k * count
+            var i = range.lowerBound
+            while i &+ 8 <= range.upperBound {
+                store8(load8(g + i) + load8(src + i), g + i)
+                store8(.zero, src + i)
+                i &+= 8
+            }
+            while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
+        }
     }
 
     /// The reset tracker of a split backward's ranges (made once per model).
     private func sliceProgress(announce: @escaping (Range<Int>) -> Void) -> SliceProgress {
-        let progress = splitProgress ?? SliceProgress(ranges: backwardRanges)
+        let progress = splitProgress ?? SliceProgress(ranges: layout.backwardRanges)
         splitProgress = progress
-        let g = gradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = layout.count
-        let slicesAfterFirst = activeSlices - 1
-        progress.reset(slices: activeSlices, announce: announce) { range in
-            // The sum of the whole-buffer pass below, range by range: the same sums, bit for bit.
-            for k in 0..<slicesAfterFirst {
-                let src = extra + k * count
-                var i = range.lowerBound
-                while i &+ 8 <= range.upperBound {
-                    store8(load8(g + i) + load8(src + i), g + i)
-                    store8(.zero, src + i)
-                    i &+= 8
-                }
-                while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
-            }
-        }
+        progress.reset(slices: activeSlices, announce: announce) { [unowned self] in self.addSliceGradients($0) }
         return progress
     }
 
@@ -81,32 +64,34 @@ extension GPTModel {
         linearBackward(dinp: a.dNorm, dweight: grads + layout.tokenEmbedding, dbias: nil, dout: p.logits,
                        inp: a.lnf, weight: params + layout.tokenEmbedding, rows: bt, inFeatures: c,
                        outFeatures: v, ones: a.ones)
-        // One slice writes the gradients themselves: say what is final as it goes.
+        // One slice writes the gradients themselves and says what is final as it goes; split
+        // slices report to `progress`, which sums and announces each range once all are done.
         let announce = activeSlices == 1 ? gradientsFinal : nil
         let defers = activeSlices == 1 && defersTokenEmbeddingGradient
-        let tokenEmbedding = layout.tokenEmbedding..<(layout.tokenEmbedding + v * c)
-        if defers { announce?(tokenEmbedding) }
+        let ranges = layout.backwardRanges
+        func finished(_ index: Int) {
+            announce?(ranges[index])
+            progress?.finished(index)
+        }
+        if defers { announce?(layout.tokenEmbeddingRange) }
         a.dResidual.update(repeating: 0, count: bt * c)
         LayerNorm.backward(dinp: a.dResidual, dweight: grads + layout.finalNormWeight,
                            dbias: layout.finalNormBias.map { grads + $0 }, dout: a.dNorm,
                            inp: a.residual[config.nLayer], weight: params + layout.finalNormWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, rows: bt, columns: c,
                            partials: a.normPartials, splitter: p.splitter)
-        announce?(layout.blockStart(config.nLayer)..<layout.count)
-        progress?.finished(0)
+        finished(0)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             blockBackward(l, p, params: params, attention: attention)
-            announce?(layout.blockStart(l)..<layout.blockStart(l + 1))
-            progress?.finished(config.nLayer - l)
+            finished(config.nLayer - l)
         }
         embeddingBackward(p, tokenRows: !defers)
-        progress?.finished(config.nLayer + 1)
         if defers {
             deferredTokenGradient = (UnsafeBufferPointer(start: a.tokens, count: bt),
                                      UnsafeBufferPointer(start: a.dResidual, count: bt * c))
         }
-        announce?(0..<layout.blockStart(0))
+        finished(config.nLayer + 1)
     }
 
     private func blockBackward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention) {

@@ -94,9 +94,8 @@ extension GPTModel {
 
     /// Forward pass of one slice; returns its summed loss (0 without targets).
     private func forwardSlice(_ p: Pass, targets: Bool) -> Double {
-        let c = config.nEmbd
+        let c = config.nEmbd, v = config.vocabSize
         let params = parameters.baseAddress!
-        let v = config.vocabSize
         parametersNeeded?(layout.positionEmbedding..<layout.blockStart(0))
         embed(p, params: params)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
@@ -105,7 +104,7 @@ extension GPTModel {
             blockForward(l, p, params: params, attention: attention)
         }
         parametersNeeded?(layout.blockStart(config.nLayer)..<layout.count)
-        parametersNeeded?(layout.tokenEmbedding..<(layout.tokenEmbedding + v * c))
+        parametersNeeded?(layout.tokenEmbeddingRange)
         let a = p.a
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual[config.nLayer],
                           weight: params + layout.finalNormWeight,

@@ -37,6 +37,9 @@ public struct ParameterLayout: Sendable {
     public let tensors: [TensorView]
     /// Length of each flat buffer (parameters, gradients, AdamW m and v), padding included.
     public let count: Int
+    /// The ranges backward finishes, in its order: ln_f, each block from the last, then the
+    /// embeddings (wte and wpe, at 0). Together they cover `0..<count` once.
+    public let backwardRanges: [Range<Int>]
 
     /// Offsets of one block's tensors; biases are nil when `bias` is false.
     struct Block {
@@ -99,6 +102,14 @@ public struct ParameterLayout: Sendable {
         finalNormBias = addBias("transformer.ln_f.bias", c)
         self.tensors = tensors
         self.count = next
+        var ranges: [Range<Int>] = [finalNormWeight..<next]
+        var end = finalNormWeight
+        for block in blocks.reversed() {
+            ranges.append(block.ln1Weight..<end)
+            end = block.ln1Weight
+        }
+        ranges.append(0..<end)
+        backwardRanges = ranges
         var index: [String: Int] = [:]
         for (i, t) in tensors.enumerated() { index[t.name] = i }
         self.index = index
@@ -110,6 +121,9 @@ public struct ParameterLayout: Sendable {
     public func blockStart(_ l: Int) -> Int {
         l < blocks.count ? blocks[l].ln1Weight : finalNormWeight
     }
+
+    /// wte's elements (lm_head's too: they are tied).
+    public var tokenEmbeddingRange: Range<Int> { tokenEmbedding..<(tokenEmbedding + config.vocabSize * config.nEmbd) }
 
     /// The tensor called `name` (a state_dict key; `lm_head.weight` resolves to wte), or nil.
     public func tensor(named name: String) -> TensorView? {

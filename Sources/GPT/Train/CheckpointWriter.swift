@@ -118,8 +118,9 @@ extension Checkpoint {
                 }
                 let source = UnsafeBufferPointer(rebasing: part[(tensor.offset + index - range.lowerBound)...].prefix(n))
                 if tensor.shape.count == 2 {
-                    let rows = column == 0 && n >= columns ? n / columns : 1
-                    try dataset.write(from: source, start: [row, column], count: [rows, rows > 1 || n == columns ? columns : n])
+                    // n is whole rows or part of one row.
+                    let count = n >= columns ? [n / columns, columns] : [1, n]
+                    try dataset.write(from: source, start: [row, column], count: count)
                 } else {
                     try dataset.write(from: source, start: [index], count: [n])
                 }

@@ -11,9 +11,9 @@ import Parallel
 /// from the back as PyTorch DDP cuts its buckets) is handed to the communicator as soon as all
 /// of it is final, and the ring moves it while backward goes on:
 /// - ZeRO stage 1: a reduce-scatter, so each rank ends with the sum of its own shard; after
-///   AdamW on that shard, the new parameters come back by allgathers, bucket by bucket from the
-///   front, while the next forward runs (it waits for a bucket only when it reaches it:
-///   `GPTModel.parametersNeeded`).
+///   AdamW on that shard, the new parameters come back by allgathers, bucket by bucket in the
+///   order forward reads them, while the next forward runs (it waits for a bucket only when it
+///   reaches it: `GPTModel.parametersNeeded`; wte, when it travels last, see `gatherParameters`).
 /// - ZeRO stage 0: an allreduce, so every rank ends with every sum and updates everything.
 /// With one rank nothing moves. `bucketElements` 0 makes one bucket of the whole buffer: one
 /// exchange after backward and one allgather before the next forward.
@@ -27,7 +27,7 @@ public final class GradientExchange {
         /// How gradients travel (parameters always travel as Float32).
         public var wire: WireFormat
 
-        public init(bucketElements: Int = 25 * 1_000_000 / 4, zeroStage: Int = 1, wire: WireFormat = .float32) {
+        public init(bucketElements: Int = bucketElements(megabytes: 25), zeroStage: Int = 1, wire: WireFormat = .float32) {
             self.bucketElements = bucketElements
             self.zeroStage = zeroStage
             self.wire = wire
@@ -47,6 +47,8 @@ public final class GradientExchange {
     public let owned: [Range<Int>]
     /// Buckets in the order backward finishes them (from the back of the buffer).
     public let buckets: [Range<Int>]
+    /// Each bucket's parts per rank, as counts (the blocks of a ring collective over it).
+    private let blockCounts: [[Int]]
     private let count: Int
 
     private var gradientRequests: [CollectiveRequest] = []
@@ -56,9 +58,10 @@ public final class GradientExchange {
     /// Each bucket's tensors (indices into `layout.tensors`).
     private let bucketTensors: [Range<Int>]
     private let tensorOffsets: [Int]
-    /// The token embedding's range, when wte's lookup gradient travels apart (see
-    /// `defersTokenRows`).
+    /// The token embedding's range, and each rank's part of it (when it is a bucket of its own:
+    /// see `defersTokenRows`).
     private let tokenEmbedding: Range<Int>
+    private let tokenEmbeddingParts: [Range<Int>]
     private let embeddingWidth: Int
     /// Whether wte's gradient is reduced as soon as lm_head's backward is done, the embedding
     /// lookup's rows (deferred by the model) following after backward as a small allgather.
@@ -94,7 +97,9 @@ public final class GradientExchange {
         let buckets = Self.buckets(layout: layout, elements: settings.bucketElements)
         self.buckets = buckets
         let ranks = communicator.size
-        shards = (0..<ranks).map { r in buckets.reversed().map { Self.parts(of: $0, ranks: ranks)[r] } }
+        let parts = buckets.map { Self.parts(of: $0, ranks: ranks) }
+        blockCounts = parts.map { $0.map(\.count) }
+        shards = (0..<ranks).map { r in parts.reversed().map { $0[r] } }
         owned = settings.zeroStage == 1 ? shards[communicator.rank] : [0..<layout.count]
         tensorOffsets = layout.tensors.map(\.offset)
         bucketTensors = buckets.map { bucket in
@@ -104,11 +109,11 @@ public final class GradientExchange {
         }
         started = Array(repeating: false, count: buckets.count)
         finalTensors = Array(repeating: false, count: layout.tensors.count)
-        let wte = layout.tensor(named: "transformer.wte.weight")!
-        tokenEmbedding = wte.range
+        tokenEmbedding = layout.tokenEmbeddingRange
+        tokenEmbeddingParts = Self.parts(of: tokenEmbedding, ranks: ranks)
         embeddingWidth = layout.config.nEmbd
-        // wte alone in its bucket, and every rank's rows (one per position) far fewer than its own.
-        defersTokenRows = ranks > 1 && buckets.contains(wte.range)
+        // wte alone in its bucket (whether every rank's rows are few beside it is seen per step).
+        defersTokenRows = ranks > 1 && buckets.contains(tokenEmbedding)
         gradientRequests.reserveCapacity(buckets.count)
         gatherRequests.reserveCapacity(buckets.count)
     }
@@ -143,11 +148,6 @@ public final class GradientExchange {
         }
         if upper > 0 { buckets.append(0..<upper) }
         return buckets
-    }
-
-    /// Each rank's part of a bucket (the blocks of a ring collective over it).
-    private func blocks(of range: Range<Int>) -> [Int] {
-        Self.parts(of: range, ranks: communicator.size).map(\.count)
     }
 
     /// Runs `backward` (the last micro-step's) with the model announcing finished gradients, each
@@ -197,7 +197,7 @@ public final class GradientExchange {
         for (b, bucket) in buckets.enumerated() where !started[b] && bucketTensors[b].allSatisfy({ finalTensors[$0] }) {
             started[b] = true
             let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[bucket])
-            let counts = blocks(of: bucket)
+            let counts = blockCounts[b]
             let request: CollectiveRequest
             let bytes = settings.wire.byteCount
             if settings.zeroStage == 1 {
@@ -234,7 +234,7 @@ public final class GradientExchange {
         try request.wait()
         tokenRowsRequest = nil
         let size = communicator.size, c = embeddingWidth
-        let keep = settings.zeroStage == 1 ? Self.parts(of: tokenEmbedding, ranks: size)[communicator.rank] : tokenEmbedding
+        let keep = settings.zeroStage == 1 ? tokenEmbeddingParts[communicator.rank] : tokenEmbedding
         let perRank = all.count / size, positions = perRank / (1 + c)
         let g = gradients.baseAddress!
         for r in 0..<size {
@@ -279,10 +279,10 @@ public final class GradientExchange {
         precondition(gatherRequests.isEmpty, "an allgather is already in flight")
         let rank = communicator.rank, size = communicator.size
         fetchesTokenRows = rowsTravelApart
-        var order = Array(buckets.reversed())
-        if fetchesTokenRows, let wte = order.firstIndex(of: tokenEmbedding) { order.append(order.remove(at: wte)) }
-        for range in order {
-            let counts = blocks(of: range)
+        var order = Array(buckets.indices.reversed())
+        if fetchesTokenRows, let wte = buckets.firstIndex(of: tokenEmbedding) { order.removeAll { $0 == wte }; order.append(wte) }
+        for b in order {
+            let range = buckets[b], counts = blockCounts[b]
             let request = try communicator.startAllgather(
                 inPlace: UnsafeMutableBufferPointer(rebasing: model.parameters[range]), counts: counts)
             gatherRequests.append((range, request))
@@ -353,7 +353,6 @@ public final class GradientExchange {
         let all = try communicator.allgather(Array(tokens))
         let rows = Array(Set(all)).sorted()
         // Each rank gives its own elements of those rows (its part of wte's bucket).
-        let parts = Self.parts(of: tokenEmbedding, ranks: size)
         func pieces(_ part: Range<Int>) -> [Range<Int>] {
             rows.compactMap { row in
                 let lower = tokenEmbedding.lowerBound + Int(row) * c
@@ -361,7 +360,7 @@ public final class GradientExchange {
                 return first < end ? first..<end : nil
             }
         }
-        let allPieces = parts.map(pieces)
+        let allPieces = tokenEmbeddingParts.map(pieces)
         let counts = allPieces.map { $0.reduce(0) { $0 + $1.count } }
         let total = counts.reduce(0, +)
         if fetchedRows == nil || fetchedRows!.count < total {
