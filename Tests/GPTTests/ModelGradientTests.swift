@@ -49,9 +49,10 @@ final class ModelGradientTests: XCTestCase {
         let once = Array(model.gradients)
 
         model.zeroGradients()
+        model.lossScale = 0.5
         for _ in 0..<2 {
             try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
-            model.backward(lossScale: 0.5)
+            model.backward()
         }
         let accumulated = Array(model.gradients)
         assertClose(accumulated, once, relative: 1e-5, "two half-scaled micro-steps equal one full step")

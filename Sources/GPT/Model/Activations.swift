@@ -1,7 +1,20 @@
 /// Every buffer one training step needs for a batch of up to `batch` sequences of up to `seq`
 /// tokens, carved out of one allocation made before the first step and reused by every step.
-/// The logits live in a buffer of the model's, so that slices of a batch run on different
-/// threads write one contiguous [B, T, V] array.
+///
+/// The plan, one line per buffer (sizes in floats; bt = batch·seq, C = n_embd, L = n_layer):
+///
+///     residual      (L + 1) × bt·C     the stream entering each block, and leaving the last
+///     block         L × (15·C + 4)·bt  (+ attention's B·H·T² when kept) what each block's
+///                                      backward reads; one copy shared by every block when the
+///                                      blocks are recomputed (activation checkpointing)
+///     lnf           bt·(C + 2)         final LayerNorm's output, mean and 1/std
+///     lse           bt                 each position's log-sum-exp over the vocabulary
+///     classifier    chunkRows × V      one chunk of logits (and then their gradient)
+///     gradients     bt·12·C            branch, dResidual, dBranch, dNorm, dQKV (3C), dAttnOut, dFC (4C)
+///     scratch       threads·(2T² + 2C) + bt       attention, LayerNorm partials, a row of ones
+///
+/// The first four are what is *stored* between forward and backward; the rest is workspace.
+/// The classifier never holds more than `chunkRows` positions' logits (see `GPTModel.forward`).
 final class Activations {
     /// Saved activations of one transformer block.
     struct Block {
@@ -13,6 +26,11 @@ final class Activations {
         var ln2: FloatPointer, ln2Mean: FloatPointer, ln2Rstd: FloatPointer
         var fcPre: FloatPointer      // [B, T, 4C] before GELU; then GELU's derivative there
         var fcAct: FloatPointer      // [B, T, 4C] after GELU
+
+        /// Floats of one block's activations for `bt` positions (attention's square not included).
+        static func floats(positions bt: Int, channels c: Int) -> Int {
+            bt * (c + 2 + 3 * c + c + c + c + 2 + 4 * c + 4 * c)
+        }
     }
 
     let batch: Int, seq: Int
@@ -21,12 +39,21 @@ final class Activations {
     /// backward recomputes them from the saved q and k (about 2% more FLOPs for a large cut in
     /// memory: 576 MB for GPT-2 124M at block 1024).
     let storesAttention: Bool
+    /// Whether every block shares one set of buffers, so backward recomputes each block's forward
+    /// from its saved input (`residual[l]`) before it runs the block's backward.
+    let recomputesBlocks: Bool
+    /// Positions whose logits the classifier holds at once.
+    let chunkRows: Int
+    /// Floats kept between forward and backward (residual stream, blocks, ln_f, lse).
+    let storedFloats: Int
     let storage: UnsafeMutableBufferPointer<Float>
     /// Residual stream entering each block; `residual[nLayer]` leaves the last one.
     var residual: [FloatPointer] = []
     var blocks: [Block] = []
     var lnf: FloatPointer, lnfMean: FloatPointer, lnfRstd: FloatPointer
-    var logits: FloatPointer, lse: FloatPointer
+    var lse: FloatPointer
+    /// One chunk of logits [chunkRows, V], then their gradient.
+    var classifier: FloatPointer
     // Scratch shared by the layers.
     var branch: FloatPointer, dResidual: FloatPointer, dBranch: FloatPointer, dNorm: FloatPointer
     var dQKV: FloatPointer, dAttnOut: FloatPointer, dFC: FloatPointer
@@ -34,31 +61,41 @@ final class Activations {
     let lossPartials: UnsafeMutablePointer<Double>
     let tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
 
-    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, logits: FloatPointer, attentionLimit: Int) {
+    /// Floats of the workspace (everything not stored between forward and backward).
+    var workspaceFloats: Int { storage.count - storedFloats }
+
+    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, attentionLimit: Int, recomputesBlocks: Bool,
+         chunkRows: Int) {
         self.batch = batch
         self.seq = seq
-        let c = config.nEmbd, bt = batch * seq, l = config.nLayer
+        self.recomputesBlocks = recomputesBlocks
+        let c = config.nEmbd, v = config.vocabSize, bt = batch * seq, l = config.nLayer
+        self.chunkRows = max(1, min(chunkRows, bt))
+        let copies = recomputesBlocks ? 1 : l
         let att = batch * config.nHead * seq * seq
-        storesAttention = l * att <= attentionLimit
-        let perBlock = bt * (c + 2 + 3 * c + c + c + c + 2 + 4 * c + 4 * c) + (storesAttention ? att : 0)
-        var sizes = (l + 1) * bt * c + l * perBlock + (storesAttention ? 0 : att)
-        sizes += bt * (c + 2) + bt
-        sizes += bt * (4 * c + 3 * c + c + 4 * c) + threads * 2 * seq * seq + threads * 2 * c + bt
-        // Round every piece up to 16 floats.
-        sizes += 64 * (l * 16 + 32)
-        var arena = FloatArena(capacity: sizes)
+        storesAttention = copies * att <= attentionLimit
+        let perBlock = Block.floats(positions: bt, channels: c) + (storesAttention ? att : 0)
+        let stored = (l + 1) * bt * c + copies * perBlock + (storesAttention ? 0 : att) + bt * (c + 2) + bt
+        let workspace = self.chunkRows * v + bt * (c + c + c + c + 3 * c + c + 4 * c)
+            + threads * 2 * seq * seq + threads * 2 * c + bt
+        // Every piece is rounded up to 16 floats.
+        let pieces = (l + 1) + copies * 12 + 1 + 4 + 1 + 7 + 3
+        var arena = FloatArena(capacity: stored + workspace + 16 * pieces)
         func take(_ n: Int) -> FloatPointer { arena.take(n) }
         for _ in 0...l { residual.append(take(bt * c)) }
         let sharedProbs: FloatPointer? = storesAttention ? nil : take(att)
-        for _ in 0..<l {
+        for _ in 0..<copies {
             blocks.append(Block(
                 ln1: take(bt * c), ln1Mean: take(bt), ln1Rstd: take(bt), qkv: take(bt * 3 * c),
                 probs: sharedProbs ?? take(att), attnOut: take(bt * c), mid: take(bt * c),
                 ln2: take(bt * c), ln2Mean: take(bt), ln2Rstd: take(bt),
                 fcPre: take(bt * 4 * c), fcAct: take(bt * 4 * c)))
         }
+        if recomputesBlocks { blocks = Array(repeating: blocks[0], count: l) }
         lnf = take(bt * c); lnfMean = take(bt); lnfRstd = take(bt)
-        self.logits = logits; lse = take(bt)
+        lse = take(bt)
+        storedFloats = arena.used
+        classifier = take(self.chunkRows * v)
         branch = take(bt * c); dResidual = take(bt * c); dBranch = take(bt * c); dNorm = take(bt * c)
         dQKV = take(bt * 3 * c); dAttnOut = take(bt * c); dFC = take(bt * 4 * c)
         attentionScratch = take(threads * 2 * seq * seq)

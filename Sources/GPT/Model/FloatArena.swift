@@ -3,7 +3,8 @@
 /// once. The owner sizes it (with room for the rounding) and deallocates `storage`.
 struct FloatArena {
     let storage: UnsafeMutableBufferPointer<Float>
-    private var used = 0
+    /// Floats handed out so far (rounding included).
+    private(set) var used = 0
 
     init(capacity: Int) {
         storage = .allocate(capacity: capacity)

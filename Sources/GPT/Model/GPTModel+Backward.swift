@@ -1,27 +1,18 @@
 extension GPTModel {
-    /// Adds the gradient of `lossScale × loss` of the last forward pass to `gradients`.
-    ///
-    /// nanoGPT divides the loss by the number of gradient-accumulation micro-steps before
-    /// `backward()`; pass that factor as `lossScale` (e.g. `1 / Float(accumulationSteps)`).
-    /// Requires a forward pass with targets since the last `backward`; overwrites `logits`.
-    public func backward(lossScale: Float = 1) {
+    /// Adds the gradient of `lossScale × loss` of the last forward pass to `gradients` (the
+    /// classifier's part was added by that forward pass, chunk by chunk).
+    /// Requires a forward pass with targets (and `gradientsEnabled`) since the last `backward`.
+    public func backward() {
         precondition(backwardReady, "backward() needs a forward pass with targets (and gradientsEnabled) before it")
         backwardReady = false
-        let scale: Float = countedTargets > 0 ? lossScale / Float(countedTargets) : 0
         let count = layout.count
         deferredTokenGradient = nil
         // Split across threads with someone listening: each range is summed over the slices and
         // announced as soon as every slice has finished it, in backward order.
         let progress = activeSlices > 1 && gradientsFinal != nil ? sliceProgress(announce: gradientsFinal!) : nil
-        forEachSlice { k in
-            var grads = gradients.baseAddress!
-            if k > 0 {
-                // Slices after the first sum into buffers of their own (zero between calls: the
-                // pass that adds them in clears them as it reads them).
-                grads = sliceGradients!.baseAddress! + (k - 1) * count
-            }
-            backwardSlice(pass(k, grads: grads), scale: scale, progress: progress)
-        }
+        // Slices after the first sum into buffers of their own (zero between steps: the pass
+        // that adds them in clears them as it reads them).
+        forEachSlice { k in backwardSlice(pass(k), progress: progress) }
         if let progress {
             let complete = progress.finish()
             precondition(complete, "every range of a split backward is summed and announced")
@@ -54,16 +45,11 @@ extension GPTModel {
         return progress
     }
 
-    private func backwardSlice(_ p: Pass, scale: Float, progress: SliceProgress?) {
+    private func backwardSlice(_ p: Pass, progress: SliceProgress?) {
         let a = p.a
-        let c = config.nEmbd, v = config.vocabSize, bt = p.rows
+        let c = config.nEmbd, bt = p.rows
         let params = parameters.baseAddress!, grads = p.grads
-        CrossEntropy.backward(logits: p.logits, targets: a.targets, lse: a.lse, rows: bt, vocab: v,
-                              scale: scale, splitter: p.splitter)
-        // lm_head is wte: its gradient lands in wte's.
-        linearBackward(dinp: a.dNorm, dweight: grads + layout.tokenEmbedding, dbias: nil, dout: p.logits,
-                       inp: a.lnf, weight: params + layout.tokenEmbedding, rows: bt, inFeatures: c,
-                       outFeatures: v, ones: a.ones)
+        // The classifier's backward ran in forward: ln_f's output gradient is in dNorm.
         // One slice writes the gradients themselves and says what is final as it goes; split
         // slices report to `progress`, which sums and announces each range once all are done.
         let announce = activeSlices == 1 ? gradientsFinal : nil
@@ -83,6 +69,11 @@ extension GPTModel {
         finished(0)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
+            // Shared block buffers hold the last block's activations after forward; recompute
+            // every other block from its saved input first.
+            if a.recomputesBlocks && l < config.nLayer - 1 {
+                blockForward(l, p, params: params, attention: attention, keepsDerivatives: true)
+            }
             blockBackward(l, p, params: params, attention: attention)
             finished(config.nLayer - l)
         }

@@ -4,24 +4,28 @@ extension GPTModel {
     struct Pass {
         let a: Activations
         let batch: Int, seq: Int, batchOffset: Int
-        let logits: FloatPointer
         let grads: FloatPointer
         let splitter: WorkSplitter
         let threads: Int
         var rows: Int { batch * seq }
     }
 
-    func pass(_ k: Int, grads: FloatPointer) -> Pass {
+    /// Slice `k`'s pass; its gradients go to `gradients` (the first slice) or its own buffer.
+    func pass(_ k: Int) -> Pass {
         let s = slices[k]
-        let parallel = activeSlices == 1
-        return Pass(a: s.activations, batch: s.batch, seq: seq, batchOffset: s.batchOffset,
-                    logits: logitsStorage!.baseAddress! + s.batchOffset * seq * config.vocabSize, grads: grads,
-                    splitter: parallel ? splitter : WorkSplitter(threads: 1), threads: parallel ? threads : 1)
+        let whole = activeSlices == 1
+        let grads = k == 0 ? gradients.baseAddress! : sliceGradients!.baseAddress! + (k - 1) * layout.count
+        return Pass(a: s.activations, batch: s.batch, seq: seq, batchOffset: s.batchOffset, grads: grads,
+                    splitter: whole ? splitter : WorkSplitter(threads: 1), threads: whole ? threads : 1)
     }
 
     /// Runs the model on `inputs` ([batchSize, sequenceLength] token ids, row-major) and returns
     /// the mean cross-entropy over positions whose target is not -1, or NaN when `targets` is nil
-    /// (or every target is -1). Logits for every position are left in `logits`.
+    /// (or every target is -1). Without targets the logits of every position are left in
+    /// `logits`. With targets the classifier runs chunk by chunk and keeps no logits; when
+    /// `gradientsEnabled`, it also runs its own backward there, adding `lossScale`'s share of
+    /// lm_head's gradient to wte's (so zero the gradients before a step's first forward, not
+    /// between a forward and its `backward()`).
     @discardableResult
     public func forward(inputs: [Int32], targets: [Int32]?, batchSize: Int, sequenceLength: Int) throws -> Float {
         try inputs.withUnsafeBufferPointer { i in
@@ -78,13 +82,16 @@ extension GPTModel {
             if let targets { s.activations.targets.update(from: targets.baseAddress! + first, count: n) }
         }
         backwardReady = targets != nil && gradientsEnabled
+        lastPassHadTargets = targets != nil
+        if targets == nil { reserveLogits(positions: bt) }
         dropoutActive = dropoutProbability > 0
         if dropoutActive { stepKey = dropoutGenerator.next() }
 
         let hasTargets = targets != nil
         tokenRowsNeeded?(inputs)
+        let scale: Float = countedTargets > 0 ? lossScale / Float(countedTargets) : 0
         forEachSlice { k in
-            slices[k].lossSum = forwardSlice(pass(k, grads: gradients.baseAddress!), targets: hasTargets)
+            slices[k].lossSum = forwardSlice(pass(k), targets: hasTargets, gradientScale: scale)
         }
         guard hasTargets, countedTargets > 0 else { return .nan }
         var sum = 0.0
@@ -93,7 +100,7 @@ extension GPTModel {
     }
 
     /// Forward pass of one slice; returns its summed loss (0 without targets).
-    private func forwardSlice(_ p: Pass, targets: Bool) -> Double {
+    private func forwardSlice(_ p: Pass, targets: Bool, gradientScale: Float) -> Double {
         let c = config.nEmbd, v = config.vocabSize
         let params = parameters.baseAddress!
         parametersNeeded?(layout.positionEmbedding..<layout.blockStart(0))
@@ -101,7 +108,7 @@ extension GPTModel {
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in 0..<config.nLayer {
             parametersNeeded?(layout.blockStart(l)..<layout.blockStart(l + 1))
-            blockForward(l, p, params: params, attention: attention)
+            blockForward(l, p, params: params, attention: attention, keepsDerivatives: backwardReady)
         }
         parametersNeeded?(layout.blockStart(config.nLayer)..<layout.count)
         parametersNeeded?(layout.tokenEmbeddingRange)
@@ -110,11 +117,52 @@ extension GPTModel {
                           weight: params + layout.finalNormWeight,
                           bias: layout.finalNormBias.map { UnsafePointer(params + $0) },
                           rows: p.rows, columns: c, splitter: p.splitter)
-        linearForward(out: p.logits, inp: a.lnf, weight: params + layout.tokenEmbedding, bias: nil,
-                      rows: p.rows, inFeatures: c, outFeatures: v, splitter: p.splitter)
-        guard targets else { return 0 }
-        return CrossEntropy.forward(logits: p.logits, targets: a.targets, lse: a.lse, rows: p.rows, vocab: v,
-                                    partials: a.lossPartials, splitter: p.splitter).sum
+        guard targets else {
+            let logits = logitsStorage!.baseAddress! + p.batchOffset * p.seq * v
+            linearForward(out: logits, inp: a.lnf, weight: params + layout.tokenEmbedding, bias: nil,
+                          rows: p.rows, inFeatures: c, outFeatures: v, splitter: p.splitter)
+            return 0
+        }
+        return classifier(p, params: params, gradientScale: backwardReady ? gradientScale : nil)
+    }
+
+    /// lm_head and the cross-entropy over chunks of `a.chunkRows` positions; returns the summed
+    /// loss. With a `gradientScale` each chunk's logits become their gradient (`scale ·
+    /// (softmax - onehot)`), which goes into wte's gradient and into `a.dNorm` (ln_f's output
+    /// gradient, read by `backward`) before the next chunk: B·T·V logits are never stored.
+    private func classifier(_ p: Pass, params: FloatPointer, gradientScale: Float?) -> Double {
+        let c = config.nEmbd, v = config.vocabSize, a = p.a
+        let wte = params + layout.tokenEmbedding
+        var loss = 0.0
+        var start = 0
+        while start < p.rows {
+            let n = min(a.chunkRows, p.rows - start)
+            let inp = a.lnf + start * c, targets = a.targets + start, logits = a.classifier
+            linearForward(out: logits, inp: inp, weight: wte, bias: nil, rows: n, inFeatures: c, outFeatures: v,
+                          splitter: p.splitter)
+            loss += CrossEntropy.forward(logits: logits, targets: targets, lse: a.lse + start, rows: n, vocab: v,
+                                         partials: a.lossPartials, splitter: p.splitter).sum
+            if let scale = gradientScale {
+                CrossEntropy.backward(logits: logits, targets: targets, lse: a.lse + start, rows: n, vocab: v,
+                                      scale: scale, splitter: p.splitter)
+                // lm_head is wte: its gradient lands in wte's.
+                linearBackward(dinp: a.dNorm + start * c, dweight: p.grads + layout.tokenEmbedding, dbias: nil,
+                               dout: logits, inp: inp, weight: wte, rows: n, inFeatures: c, outFeatures: v,
+                               ones: a.ones)
+            }
+            start += n
+        }
+        return loss
+    }
+
+    /// Makes room for the logits of `positions` positions (forward passes without targets).
+    private func reserveLogits(positions: Int) {
+        let needed = positions * config.vocabSize
+        if let l = logitsStorage, l.count >= needed { return }
+        logitsStorage?.deallocate()
+        let l = UnsafeMutableBufferPointer<Float>.allocate(capacity: needed)
+        l.initialize(repeating: 0)
+        logitsStorage = l
     }
 
     /// Token plus position embedding, then embedding dropout, into `residual[0]`.
@@ -136,7 +184,10 @@ extension GPTModel {
         }
     }
 
-    private func blockForward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention) {
+    /// Block `l`'s forward from `residual[l]` into its saved activations and `residual[l + 1]`;
+    /// `keepsDerivatives` keeps what only backward needs (GELU's derivative). Backward calls it
+    /// again to recompute a block when the blocks share their buffers.
+    func blockForward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention, keepsDerivatives: Bool) {
         let c = config.nEmbd, bt = p.rows
         let w = layout.blocks[l], s = p.a.blocks[l]
         func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(params + $0) } }
@@ -156,7 +207,7 @@ extension GPTModel {
         linearForward(out: s.fcPre, inp: s.ln2, weight: params + w.fcWeight, bias: bias(w.fcBias),
                       rows: bt, inFeatures: c, outFeatures: 4 * c, splitter: p.splitter)
         // Training keeps gelu' (in place of the pre-activation, which nothing else needs).
-        GELU.forward(out: s.fcAct, inp: s.fcPre, derivative: backwardReady ? s.fcPre : nil, count: bt * 4 * c,
+        GELU.forward(out: s.fcAct, inp: s.fcPre, derivative: keepsDerivatives ? s.fcPre : nil, count: bt * 4 * c,
                      splitter: p.splitter)
         residualBranch(into: out, residual: s.mid, inp: s.fcAct, weight: params + w.mlpProjWeight,
                        bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l, p)

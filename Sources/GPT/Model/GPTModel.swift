@@ -5,8 +5,13 @@ import Foundation
 /// `layout`), activations preallocated for a (batch, block) shape and reused by every step.
 ///
 /// A training step is `zeroGradients()`, then per micro-batch `forward(inputs:targets:...)` and
-/// `backward(lossScale:)` (gradients accumulate), then `clipGradients(maxNorm:)` and an `AdamW`
-/// step. Not thread-safe: one thread drives a model, which fans work out to `threads` threads.
+/// `backward()` (gradients accumulate, scaled by `lossScale`), then clipping and an `AdamW` step.
+/// Not thread-safe: one thread drives a model, which fans work out to `threads` threads.
+///
+/// Memory: the classifier runs over chunks of positions, and a training forward pass runs its
+/// backward chunk by chunk as well (each chunk's gradient goes into wte's gradient and ln_f's
+/// output gradient before the next chunk), so the B·T·V logits are never stored; with
+/// `activationCheckpointing` only each block's input is kept and backward recomputes the block.
 ///
 /// Threading: when a batch has at least two sequences and `threads > 1`, the batch is cut into
 /// `threads` slices that run forward and backward concurrently, each on one thread with
@@ -64,6 +69,23 @@ public final class GPTModel {
     /// just them (wte as a whole is needed again only by lm_head, at the end of the pass).
     /// Nil costs nothing.
     public var tokenRowsNeeded: ((UnsafeBufferPointer<Int32>) -> Void)?
+    /// The factor of the loss whose gradient a training pass computes: nanoGPT divides the loss by
+    /// the number of gradient-accumulation micro-steps before `backward()`. Read by `forward`,
+    /// which runs the classifier's part of the backward pass.
+    public var lossScale: Float = 1
+    /// Keep only each block's input between forward and backward, and recompute the block's
+    /// forward (same kernels, same order: the same gradients bit for bit) during its backward:
+    /// one block's activations instead of n_layer's, for about a third more forward work.
+    /// Takes effect at the next `reserve`.
+    public var activationCheckpointing = false {
+        didSet { if activationCheckpointing != oldValue { capacity = (0, 0, 0) } }
+    }
+    /// Most logits (floats) one slice's classifier holds at once: positions are taken in chunks
+    /// of `classifierChunkFloats / vocabSize` rows (at least 64, a multiple of 8). Small
+    /// vocabularies fit a whole slice in one chunk. Takes effect at the next `reserve`.
+    public var classifierChunkFloats = 8 << 20 {
+        didSet { if classifierChunkFloats != oldValue { capacity = (0, 0, 0) } }
+    }
     /// Draws one key per training forward pass; every dropout mask of that pass derives from it.
     /// Save and restore it (`state`) to make a resumed run draw the same masks.
     public var dropoutGenerator: RandomGenerator
@@ -82,6 +104,7 @@ public final class GPTModel {
     /// Most attention-probability floats a slice keeps for backward before it recomputes them
     /// instead (80 Mi floats, 320 MiB: shakespeare-gpu keeps them, GPT-2 124M recomputes).
     var storedAttentionLimit = 80 << 20
+    /// Logits [B, T, V] of the last forward pass without targets (made when first needed).
     var logitsStorage: UnsafeMutableBufferPointer<Float>?
     /// Gradients of slices after the first, summed into `gradients` at the end of `backward`.
     var sliceGradients: UnsafeMutableBufferPointer<Float>?
@@ -92,6 +115,7 @@ public final class GPTModel {
     var batch = 0, seq = 0, activeSlices = 0
     var countedTargets = 0
     var backwardReady = false
+    var lastPassHadTargets = false
     var stepKey: UInt64 = 0
     var dropoutActive = false
 
@@ -213,14 +237,12 @@ public final class GPTModel {
         let total = max(batchSize, capacity.batch)
         let count = max(parts, slices.count)
         slices = []
-        logitsStorage?.deallocate()
-        let logits = UnsafeMutableBufferPointer<Float>.allocate(capacity: total * t * config.vocabSize)
-        logits.initialize(repeating: 0)
-        logitsStorage = logits
+        let chunkRows = max(64, classifierChunkFloats / config.vocabSize) / 8 * 8
         for _ in 0..<count {
-            slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t,
-                                                         threads: threads, logits: logits.baseAddress!,
-                                                         attentionLimit: storedAttentionLimit)))
+            slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t, threads: threads,
+                                                         attentionLimit: storedAttentionLimit,
+                                                         recomputesBlocks: activationCheckpointing,
+                                                         chunkRows: chunkRows)))
         }
         if count > 1 && sliceGradients == nil {
             let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * layout.count)
@@ -233,17 +255,40 @@ public final class GPTModel {
     /// Positions (batch × sequence) of the last forward pass.
     public var lastPassPositions: Int { batch * seq }
 
-    /// Logits [B, T, V] of the last forward pass. `backward` overwrites them with their gradient.
+    /// Logits [B, T, V] of the last forward pass without targets (empty after one with targets,
+    /// which keeps one chunk of positions' logits at a time).
     public var logits: UnsafeBufferPointer<Float> {
-        guard let l = logitsStorage else { return UnsafeBufferPointer(start: nil, count: 0) }
+        guard let l = logitsStorage, !lastPassHadTargets else { return UnsafeBufferPointer(start: nil, count: 0) }
         return UnsafeBufferPointer(start: l.baseAddress, count: batch * seq * config.vocabSize)
     }
 
-    /// Bytes of activation memory currently reserved (logits and per-slice gradients included).
+    /// What the model has allocated, in bytes, by kind.
+    public struct Memory {
+        /// Parameters and their gradients (`layout.count` floats each).
+        public var parameters: Int, gradients: Int
+        /// Gradient buffers of batch slices after the first (a batch split across threads).
+        public var sliceGradients: Int
+        /// Activations kept between forward and backward (residual stream, blocks, ln_f, lse).
+        public var activations: Int
+        /// Buffers reused inside a pass: backward's gradients of activations, the classifier's
+        /// chunk, attention's scratch, and the logits of passes without targets.
+        public var workspace: Int
+    }
+
+    /// The memory this model has allocated now (see `reserve`).
+    public var memory: Memory {
+        let f = MemoryLayout<Float>.size
+        let stored = slices.reduce(0) { $0 + $1.activations.storedFloats }
+        let workspace = slices.reduce(0) { $0 + $1.activations.workspaceFloats } + (logitsStorage?.count ?? 0)
+        return Memory(parameters: layout.count * f, gradients: layout.count * f,
+                      sliceGradients: (sliceGradients?.count ?? 0) * f, activations: stored * f,
+                      workspace: workspace * f)
+    }
+
+    /// Bytes of activation memory currently reserved (stored, workspace and slice gradients).
     public var activationBytes: Int {
-        let floats = slices.reduce(0) { $0 + $1.activations.storage.count } + (logitsStorage?.count ?? 0)
-            + (sliceGradients?.count ?? 0)
-        return floats * MemoryLayout<Float>.size
+        let m = memory
+        return m.activations + m.workspace + m.sliceGradients
     }
 
     var dropoutProbability: Double { isTraining ? config.dropout : 0 }

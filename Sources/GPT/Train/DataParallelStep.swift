@@ -25,19 +25,20 @@ public final class DataParallelStep {
                           weightDecay: weightDecay)
     }
 
-    /// Zeroes the gradients, runs `microStep(a)` (a forward pass with targets) then backward with
-    /// `lossScale` for each of `microSteps` micro-batches, reduces, clips to `maxGradNorm` (0 =
+    /// Zeroes the gradients, runs `microStep(a)` (a forward pass with targets) then backward, at
+    /// `lossScale` (the model's), for each of `microSteps` micro-batches, reduces, clips to `maxGradNorm` (0 =
     /// off) and updates at `learningRate`. `scalars()` is read after the last micro-step and
     /// summed over ranks with the norm.
     public func run(microSteps: Int, lossScale: Float, learningRate: Float, maxGradNorm: Float,
                     microStep: (Int) throws -> Void, scalars: () -> [Double]) throws -> Result {
         model.zeroGradients()
+        model.lossScale = lossScale
         for a in 0..<microSteps {
             try microStep(a)
             if a == microSteps - 1 {
-                try exchange.reduceWhile(model: model) { model.backward(lossScale: lossScale) }
+                try exchange.reduceWhile(model: model) { model.backward() }
             } else {
-                model.backward(lossScale: lossScale)
+                model.backward()
             }
         }
         var summed = scalars()

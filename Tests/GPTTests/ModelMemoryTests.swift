@@ -1,0 +1,122 @@
+import XCTest
+@testable import GPT
+
+/// The memory-saving paths against the plain ones: a classifier over chunks of positions equals
+/// one over the whole batch, and recomputing the blocks in backward (activation checkpointing)
+/// gives the stored path's gradients bit for bit.
+final class ModelMemoryTests: XCTestCase {
+    /// A model with more positions than one classifier chunk holds (chunks are at least 64 rows).
+    private func model(checkpointing: Bool = false, chunkFloats: Int, dropout: Double = 0, threads: Int = 2,
+                       splits: Bool = true) throws -> GPTModel {
+        let m = try makeTinyModel(dropout: dropout, threads: threads, blockSize: 40)
+        m.activationCheckpointing = checkpointing
+        m.classifierChunkFloats = chunkFloats
+        m.splitsBatchAcrossThreads = splits
+        return m
+    }
+
+    /// Loss and gradients of one step, and the model's memory after it.
+    private func step(_ m: GPTModel, batch: Int = 5, seq: Int = 37, lossScale: Float = 1) throws
+        -> (loss: Float, gradients: [Float]) {
+        let inputs = randomTokens(batch * seq, vocab: 11, seed: 40)
+        var targets = randomTokens(batch * seq, vocab: 11, seed: 41)
+        targets[5] = -1
+        targets[100] = -1
+        m.dropoutGenerator = RandomGenerator(seed: 9)
+        m.zeroGradients()
+        m.lossScale = lossScale
+        let loss = try m.forward(inputs: inputs, targets: targets, batchSize: batch, sequenceLength: seq)
+        m.backward()
+        return (loss, Array(m.gradients))
+    }
+
+    func testChunkedClassifierEqualsTheWholeBatchClassifier() throws {
+        for splits in [true, false] {
+            // 64-row chunks over 3 × 37 positions per slice (or 185 unsplit): several chunks, the
+            // last one partial; 1 << 20 floats hold every slice's positions in one chunk.
+            let chunked = try model(chunkFloats: 64 * 11, splits: splits)
+            let whole = try model(chunkFloats: 1 << 20, splits: splits)
+            let a = try step(chunked, lossScale: 0.5), b = try step(whole, lossScale: 0.5)
+            XCTAssertEqual(chunked.slices[0].activations.chunkRows, 64)
+            XCTAssertGreaterThan(whole.slices[0].activations.chunkRows, 100)
+            XCTAssertEqual(a.loss, b.loss, accuracy: 1e-6 * abs(b.loss), "split \(splits)")
+            assertClose(a.gradients, b.gradients, relative: 1e-6, "split \(splits): gradients")
+            XCTAssertGreaterThan(a.gradients.map(abs).max()!, 1e-3)
+        }
+    }
+
+    func testChunksBoundTheClassifierMemory() throws {
+        let config = GPTConfig(nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 512, vocabSize: 1000, bias: true, dropout: 0)
+        let m = try GPTModel(config: config, seed: 1, threads: 1)
+        m.classifierChunkFloats = 128 * 1000
+        m.reserve(batchSize: 4, sequenceLength: 512)
+        let a = m.slices[0].activations
+        XCTAssertEqual(a.chunkRows, 128)
+        // Workspace without the chunk is a few [bt, C] buffers and attention's scratch; the chunk
+        // is 128 rows of logits, not 2048.
+        let withoutChunk = a.workspaceFloats - 128 * 1000
+        XCTAssertLessThan(a.workspaceFloats, 2048 * 1000 / 4 + withoutChunk)
+        XCTAssertEqual(m.memory.workspace, a.workspaceFloats * 4, "no logits buffer until a pass without targets")
+        try m.forward(inputs: randomTokens(2048, vocab: 1000, seed: 2), targets: nil, batchSize: 4, sequenceLength: 512)
+        XCTAssertEqual(m.logits.count, 2048 * 1000)
+        XCTAssertGreaterThanOrEqual(m.memory.workspace, (a.workspaceFloats + 2048 * 1000) * 4)
+    }
+
+    func testRecomputedBlocksGiveTheStoredGradientsBitForBit() throws {
+        for dropout in [0.0, 0.25] {
+            for splits in [true, false] {
+                let stored = try model(chunkFloats: 64 * 11, dropout: dropout, splits: splits)
+                let recomputed = try model(checkpointing: true, chunkFloats: 64 * 11, dropout: dropout, splits: splits)
+                let a = try step(stored), b = try step(recomputed)
+                XCTAssertEqual(a.loss, b.loss, "dropout \(dropout), split \(splits)")
+                XCTAssertEqual(a.gradients, b.gradients, "dropout \(dropout), split \(splits): gradients")
+                XCTAssertTrue(recomputed.slices[0].activations.recomputesBlocks)
+                XCTAssertLessThan(recomputed.memory.activations, stored.memory.activations)
+            }
+        }
+    }
+
+    func testRecomputedBlocksStoreOneBlockOfActivations() throws {
+        let config = GPTConfig(nLayer: 6, nHead: 2, nEmbd: 16, blockSize: 32, vocabSize: 50, bias: true, dropout: 0)
+        let stored = try GPTModel(config: config, seed: 1, threads: 1)
+        let recomputed = try GPTModel(config: config, seed: 1, threads: 1)
+        recomputed.activationCheckpointing = true
+        for m in [stored, recomputed] { m.reserve(batchSize: 2, sequenceLength: 32) }
+        let bt = 64, c = 16
+        let block = Activations.Block.floats(positions: bt, channels: c)
+        let saved = stored.slices[0].activations.storedFloats - recomputed.slices[0].activations.storedFloats
+        // Five blocks' buffers fewer (each rounded up to 16 floats), attention's square included.
+        let square = 2 * 2 * 32 * 32
+        XCTAssertGreaterThanOrEqual(saved, 5 * (block + square))
+        XCTAssertLessThanOrEqual(saved, 5 * (block + square + 13 * 16))
+    }
+
+    func testRecomputedGradientsMatchFiniteDifferences() throws {
+        let m = try makeTinyModel()
+        m.activationCheckpointing = true
+        let b = 2, t = 5
+        let inputs = randomTokens(b * t, vocab: 11, seed: 1)
+        let targets = randomTokens(b * t, vocab: 11, seed: 2)
+        m.zeroGradients()
+        try m.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t)
+        m.backward()
+        let analytic = Array(m.gradients)
+        XCTAssertTrue(m.slices[0].activations.recomputesBlocks)
+        var rng = RandomGenerator(seed: 3)
+        let eps: Float = 1e-2
+        for tensor in m.layout.tensors {
+            for _ in 0..<3 {
+                let i = tensor.offset + Int(rng.next() % UInt64(tensor.count))
+                let saved = m.parameters[i]
+                m.parameters[i] = saved + eps
+                let plus = try m.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t)
+                m.parameters[i] = saved - eps
+                let minus = try m.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t)
+                m.parameters[i] = saved
+                let numeric = (plus - minus) / (2 * eps)
+                XCTAssertEqual(analytic[i], numeric, accuracy: 2e-3 + 2e-2 * abs(numeric),
+                               "d loss / d \(tensor.name)[\(i - tensor.offset)]")
+            }
+        }
+    }
+}
