@@ -62,10 +62,11 @@ final class TrainExchangeTests: XCTestCase {
         for name in ["one-bucket", "stage0-one-bucket"] {
             XCTAssertTrue(twoRanks[name]! == twoRanks["default"]!, "\(name) differs from the default exchange")
         }
-        // Three ranks, tiny buckets (the ring adds in another order: float tolerance).
+        // Three ranks, tiny buckets (the ring adds in another order: the same float tolerance as
+        // two ranks above).
         let three = try run("three", np: 3, ["gradient_accumulation_steps=3", "bucket_mb=0.001"])
         let oneOfThree = try run("one-of-three", np: nil, ["gradient_accumulation_steps=3"])
-        XCTAssertLessThan(largestDifference(three.parameters, oneOfThree.parameters), 1e-5)
+        XCTAssertLessThan(largestDifference(three.parameters, oneOfThree.parameters), 5e-5)
         XCTAssertGreaterThan(largestDifference(three.parameters, one.parameters), 1e-4, "another batch, other parameters")
     }
 

@@ -84,26 +84,6 @@ final class ModelGradientTests: XCTestCase {
     }
 }
 
-/// Recomputing attention probabilities in backward (the large-model memory saver) gives the
-/// same gradients as keeping them.
-final class ModelAttentionRecomputeTests: XCTestCase {
-    func testRecomputedAttentionGivesTheSameGradients() throws {
-        for dropout in [0.0, 0.2] {
-            let kept = try makeTinyModel(dropout: dropout), recomputed = try makeTinyModel(dropout: dropout)
-            recomputed.storedAttentionLimit = 0
-            let inputs = randomTokens(12, vocab: 11, seed: 40), targets = randomTokens(12, vocab: 11, seed: 41)
-            for model in [kept, recomputed] {
-                model.zeroGradients()
-                try model.forward(inputs: inputs, targets: targets, batchSize: 2, sequenceLength: 6)
-                model.backward()
-            }
-            XCTAssertTrue(kept.slices[0].activations.storesAttention)
-            XCTAssertFalse(recomputed.slices[0].activations.storesAttention)
-            XCTAssertEqual(Array(kept.gradients), Array(recomputed.gradients), "dropout \(dropout)")
-        }
-    }
-}
-
 /// Activations are allocated once for the largest shape and reused by every later step.
 final class ModelActivationReuseTests: XCTestCase {
     func testStepsReuseTheReservedActivations() throws {

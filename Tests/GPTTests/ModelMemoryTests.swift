@@ -83,12 +83,25 @@ final class ModelMemoryTests: XCTestCase {
         recomputed.activationCheckpointing = true
         for m in [stored, recomputed] { m.reserve(batchSize: 2, sequenceLength: 32) }
         let bt = 64, c = 16
-        let block = Activations.Block.floats(positions: bt, channels: c)
+        let block = Activations.Block.floats(positions: bt, channels: c, heads: 2)
         let saved = stored.slices[0].activations.storedFloats - recomputed.slices[0].activations.storedFloats
-        // Five blocks' buffers fewer (each rounded up to 16 floats), attention's square included.
-        let square = 2 * 2 * 32 * 32
-        XCTAssertGreaterThanOrEqual(saved, 5 * (block + square))
-        XCTAssertLessThanOrEqual(saved, 5 * (block + square + 13 * 16))
+        // Five blocks' buffers fewer (each of their 12 pieces rounded up to 16 floats).
+        XCTAssertGreaterThanOrEqual(saved, 5 * block)
+        XCTAssertLessThanOrEqual(saved, 5 * (block + 12 * 16))
+    }
+
+    /// Nothing grows with T²: doubling the context at most doubles every buffer.
+    func testActivationsGrowLinearlyInContext() throws {
+        let config = GPTConfig(nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 2048, vocabSize: 50, bias: true, dropout: 0)
+        func floats(_ t: Int) -> (stored: Int, total: Int) {
+            let a = Activations(config: config, batch: 1, seq: t, threads: 2, recomputesBlocks: false, chunkRows: 64)
+            return (a.storedFloats, a.storage.count)
+        }
+        let (short, long) = (floats(1024), floats(2048))
+        XCTAssertLessThanOrEqual(long.stored, 2 * short.stored)
+        XCTAssertLessThanOrEqual(long.total, 2 * short.total)
+        // One T×T matrix alone would be 4 Mi floats.
+        XCTAssertLessThan(long.total, 2048 * 2048)
     }
 
     func testRecomputedGradientsMatchFiniteDifferences() throws {

@@ -186,7 +186,9 @@ final class TrainGradientExchangeTests: XCTestCase {
                 XCTAssertEqual(parameters[0].defers, settings.bucketElements > 0, "\(ranks) ranks, \(settings)")
                 for r in 1..<ranks { XCTAssertTrue(parameters[r].parameters == parameters[0].parameters, "replica \(r)") }
                 let difference = zip(parameters[0].parameters, one).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-                XCTAssertLessThan(difference, 1e-5, "\(ranks) ranks, \(settings)")
+                // Sums in another order: the last bits of gradients near zero differ, and AdamW's
+                // first steps (m / √v) turn them into parameter differences of ~1e-5.
+                XCTAssertLessThan(difference, 5e-5, "\(ranks) ranks, \(settings)")
                 XCTAssertFalse(parameters[0].parameters == (try GPTModel(config: config, seed: 3, threads: 1)).parameters.map { $0 })
             }
             // Two threads per rank: the batch of 2 is split, ranges are summed and announced as
@@ -197,7 +199,7 @@ final class TrainGradientExchangeTests: XCTestCase {
             let splitParameters = try split.map { try $0.get().parameters }
             for r in 1..<ranks { XCTAssertTrue(splitParameters[r] == splitParameters[0], "split replica \(r)") }
             let difference = zip(splitParameters[0], one).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-            XCTAssertLessThan(difference, 1e-5, "\(ranks) ranks of 2 threads")
+            XCTAssertLessThan(difference, 5e-5, "\(ranks) ranks of 2 threads")
         }
     }
 

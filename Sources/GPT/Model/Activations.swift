@@ -4,14 +4,17 @@
 /// The plan, one line per buffer (sizes in floats; bt = batch·seq, C = n_embd, L = n_layer):
 ///
 ///     residual      (L + 1) × bt·C     the stream entering each block, and leaving the last
-///     block         L × (15·C + 4)·bt  (+ attention's B·H·T² when kept) what each block's
-///                                      backward reads; one copy shared by every block when the
-///                                      blocks are recomputed (activation checkpointing)
+///     block         L × (15·C + 4 + H)·bt  what each block's backward reads (H: attention's
+///                                      log-sum-exp per head); one copy shared by every block
+///                                      when the blocks are recomputed (activation checkpointing)
 ///     lnf           bt·(C + 2)         final LayerNorm's output, mean and 1/std
 ///     lse           bt                 each position's log-sum-exp over the vocabulary
 ///     classifier    chunkRows × V      one chunk of logits (and then their gradient)
 ///     gradients     bt·12·C            branch, dResidual, dBranch, dNorm, dQKV (3C), dAttnOut, dFC (4C)
-///     scratch       threads·(2T² + 2C) + bt       attention, LayerNorm partials, a row of ones
+///     scratch       threads·(attention + 2C) + bt  attention's tiles (`Attention.scratchFloats`,
+///                                      linear in T), LayerNorm partials, a row of ones
+///
+/// No buffer grows with T² or with B·T·V.
 ///
 /// The first four are what is *stored* between forward and backward; the rest is workspace.
 /// The classifier never holds more than `chunkRows` positions' logits (see `GPTModel.forward`).
@@ -20,25 +23,20 @@ final class Activations {
     struct Block {
         var ln1: FloatPointer, ln1Mean: FloatPointer, ln1Rstd: FloatPointer
         var qkv: FloatPointer
-        var probs: FloatPointer      // [B, H, T, T] softmax output (before dropout); shared when recomputed
+        var lse: FloatPointer        // [B, H, T] attention's log-sum-exp per row
         var attnOut: FloatPointer    // [B, T, C] heads re-assembled
         var mid: FloatPointer        // residual stream after the attention branch
         var ln2: FloatPointer, ln2Mean: FloatPointer, ln2Rstd: FloatPointer
         var fcPre: FloatPointer      // [B, T, 4C] before GELU; then GELU's derivative there
         var fcAct: FloatPointer      // [B, T, 4C] after GELU
 
-        /// Floats of one block's activations for `bt` positions (attention's square not included).
-        static func floats(positions bt: Int, channels c: Int) -> Int {
-            bt * (c + 2 + 3 * c + c + c + c + 2 + 4 * c + 4 * c)
+        /// Floats of one block's activations for `bt` positions.
+        static func floats(positions bt: Int, channels c: Int, heads: Int) -> Int {
+            bt * (c + 2 + 3 * c + heads + c + c + c + 2 + 4 * c + 4 * c)
         }
     }
 
     let batch: Int, seq: Int
-    /// Whether each block keeps its attention probabilities for backward; when they would be
-    /// large (more than `attentionLimit` floats over all blocks), the blocks share one buffer and
-    /// backward recomputes them from the saved q and k (about 2% more FLOPs for a large cut in
-    /// memory: 576 MB for GPT-2 124M at block 1024).
-    let storesAttention: Bool
     /// Whether every block shares one set of buffers, so backward recomputes each block's forward
     /// from its saved input (`residual[l]`) before it runs the block's backward.
     let recomputesBlocks: Bool
@@ -64,7 +62,7 @@ final class Activations {
     /// Floats of the workspace (everything not stored between forward and backward).
     var workspaceFloats: Int { storage.count - storedFloats }
 
-    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, attentionLimit: Int, recomputesBlocks: Bool,
+    init(config: GPTConfig, batch: Int, seq: Int, threads: Int, recomputesBlocks: Bool,
          chunkRows: Int) {
         self.batch = batch
         self.seq = seq
@@ -72,22 +70,21 @@ final class Activations {
         let c = config.nEmbd, v = config.vocabSize, bt = batch * seq, l = config.nLayer
         self.chunkRows = max(1, min(chunkRows, bt))
         let copies = recomputesBlocks ? 1 : l
-        let att = batch * config.nHead * seq * seq
-        storesAttention = copies * att <= attentionLimit
-        let perBlock = Block.floats(positions: bt, channels: c) + (storesAttention ? att : 0)
-        let stored = (l + 1) * bt * c + copies * perBlock + (storesAttention ? 0 : att) + bt * (c + 2) + bt
+        let h = config.nHead
+        let perBlock = Block.floats(positions: bt, channels: c, heads: h)
+        let stored = (l + 1) * bt * c + copies * perBlock + bt * (c + 2) + bt
+        let attentionScratchFloats = threads * Attention.scratchFloats(seq: seq, headSize: config.headSize)
         let workspace = self.chunkRows * v + bt * (c + c + c + c + 3 * c + c + 4 * c)
-            + threads * 2 * seq * seq + threads * 2 * c + bt
+            + attentionScratchFloats + threads * 2 * c + bt
         // Every piece is rounded up to 16 floats.
         let pieces = (l + 1) + copies * 12 + 1 + 4 + 1 + 7 + 3
         var arena = FloatArena(capacity: stored + workspace + 16 * pieces)
         func take(_ n: Int) -> FloatPointer { arena.take(n) }
         for _ in 0...l { residual.append(take(bt * c)) }
-        let sharedProbs: FloatPointer? = storesAttention ? nil : take(att)
         for _ in 0..<copies {
             blocks.append(Block(
                 ln1: take(bt * c), ln1Mean: take(bt), ln1Rstd: take(bt), qkv: take(bt * 3 * c),
-                probs: sharedProbs ?? take(att), attnOut: take(bt * c), mid: take(bt * c),
+                lse: take(bt * h), attnOut: take(bt * c), mid: take(bt * c),
                 ln2: take(bt * c), ln2Mean: take(bt), ln2Rstd: take(bt),
                 fcPre: take(bt * 4 * c), fcAct: take(bt * 4 * c)))
         }
@@ -98,7 +95,7 @@ final class Activations {
         classifier = take(self.chunkRows * v)
         branch = take(bt * c); dResidual = take(bt * c); dBranch = take(bt * c); dNorm = take(bt * c)
         dQKV = take(bt * 3 * c); dAttnOut = take(bt * c); dFC = take(bt * 4 * c)
-        attentionScratch = take(threads * 2 * seq * seq)
+        attentionScratch = take(attentionScratchFloats)
         normPartials = take(threads * 2 * c)
         ones = take(bt)
         ones.update(repeating: 1, count: bt)

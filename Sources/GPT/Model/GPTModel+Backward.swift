@@ -117,8 +117,7 @@ extension GPTModel {
         linearBackward(dinp: a.dAttnOut, dweight: grads + w.attnProjWeight, dbias: g(w.attnProjBias),
                        dout: dBranch, inp: s.attnOut, weight: params + w.attnProjWeight, rows: bt,
                        inFeatures: c, outFeatures: c, ones: a.ones)
-        if !a.storesAttention { attention.probabilities(into: s.probs, qkv: s.qkv, threads: p.threads) }
-        attention.backward(dqkv: a.dQKV, dout: a.dAttnOut, probs: s.probs, qkv: s.qkv,
+        attention.backward(dqkv: a.dQKV, dout: a.dAttnOut, out: s.attnOut, lse: s.lse, qkv: s.qkv,
                            dropout: mask(site: 1 + 3 * l), batchOffset: p.batchOffset,
                            scratch: a.attentionScratch, threads: p.threads)
         linearBackward(dinp: a.dNorm, dweight: grads + w.attnWeight, dbias: g(w.attnBias), dout: a.dQKV,

@@ -197,7 +197,7 @@ extension GPTModel {
                           bias: bias(w.ln1Bias), rows: bt, columns: c, splitter: p.splitter)
         linearForward(out: s.qkv, inp: s.ln1, weight: params + w.attnWeight, bias: bias(w.attnBias),
                       rows: bt, inFeatures: c, outFeatures: 3 * c, splitter: p.splitter)
-        attention.forward(out: s.attnOut, probs: s.probs, qkv: s.qkv, dropout: mask(site: 1 + 3 * l),
+        attention.forward(out: s.attnOut, lse: s.lse, qkv: s.qkv, dropout: mask(site: 1 + 3 * l),
                           batchOffset: p.batchOffset, scratch: p.a.attentionScratch, threads: p.threads)
         residualBranch(into: s.mid, residual: x, inp: s.attnOut, weight: params + w.attnProjWeight,
                        bias: bias(w.attnProjBias), inFeatures: c, site: 2 + 3 * l, p)

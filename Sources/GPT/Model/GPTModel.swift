@@ -101,9 +101,6 @@ public final class GPTModel {
     var slices: [Slice] = []
     /// Tracks a split backward's ranges for `gradientsFinal` (made on first use).
     var splitProgress: SliceProgress?
-    /// Most attention-probability floats a slice keeps for backward before it recomputes them
-    /// instead (80 Mi floats, 320 MiB: shakespeare-gpu keeps them, GPT-2 124M recomputes).
-    var storedAttentionLimit = 80 << 20
     /// Logits [B, T, V] of the last forward pass without targets (made when first needed).
     var logitsStorage: UnsafeMutableBufferPointer<Float>?
     /// Gradients of slices after the first, summed into `gradients` at the end of `backward`.
@@ -240,7 +237,6 @@ public final class GPTModel {
         let chunkRows = max(64, classifierChunkFloats / config.vocabSize) / 8 * 8
         for _ in 0..<count {
             slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t, threads: threads,
-                                                         attentionLimit: storedAttentionLimit,
                                                          recomputesBlocks: activationCheckpointing,
                                                          chunkRows: chunkRows)))
         }

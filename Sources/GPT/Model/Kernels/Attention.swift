@@ -1,176 +1,287 @@
-import CBLAS
 import Dispatch
+import Foundation
 
-/// Causal multi-head self-attention on a packed `qkv` [B, T, 3C] (q, k, v side by side, heads
-/// contiguous inside each, as nanoGPT's `c_attn` output is split). Each (batch, head) pair is an
-/// independent task of two causal products (sgemm row blocks, see `blocks`) around a row softmax;
-/// tasks run in parallel with OpenBLAS held to one thread, so small products do not pay for
-/// OpenBLAS's thread hand-off.
+/// Fused causal multi-head self-attention (flash-attention style) on a packed `qkv` [B, T, 3C]
+/// (q, k, v side by side, heads contiguous inside each, as nanoGPT's `c_attn` output is split).
+///
+/// Forward takes `queryRows` queries at a time against tiles of `keyColumns` keys, keeps an
+/// online softmax (running row maximum and sum, the output rescaled when the maximum grows) and
+/// stores only each row's log-sum-exp [B, H, T]. Backward recomputes every probability tile from
+/// q, k and that log-sum-exp. No T×T matrix exists anywhere: the memory is O(B·T·C) per layer
+/// plus `scratchFloats` per thread. Tiles wholly above the causal diagonal are never visited.
+///
+/// Each (sequence, head) pair is an independent task; tasks run in parallel. The tile products
+/// are `tileProduct`, hand-written SIMD, not OpenBLAS (tiny sgemm calls cost more in overhead
+/// than in arithmetic).
 struct Attention {
     let batch: Int, seq: Int, heads: Int, headSize: Int
-    /// Causal row blocks per T×T product (see `defaultBlocks`).
-    let blocks: Int
 
-    init(batch: Int, seq: Int, heads: Int, headSize: Int, blocks: Int? = nil) {
-        self.batch = batch
-        self.seq = seq
-        self.heads = heads
-        self.headSize = headSize
-        self.blocks = min(max(1, blocks ?? Attention.defaultBlocks(seq: seq)), max(1, seq))
-    }
+    /// Queries per tile (one online-softmax state each).
+    static let queryRows = 16
+    /// Keys per tile; a multiple of `queryRows`, so a key tile starts on a query tile.
+    static let keyColumns = 16
+
     var channels: Int { heads * headSize }
     var scale: Float { 1 / Float(headSize).squareRoot() }
+    /// `seq` rounded up to 8: the width of the transposed keys and values, zero-padded.
+    private var paddedSeq: Int { (seq + 7) & ~7 }
 
-    /// Runs `body(b, h, chunk)` for every (batch, head) pair, split across `threads`.
-    func forEachHead(threads: Int, _ body: (Int, Int, Int) -> Void) {
+    /// Floats of one thread's scratch for `seq` positions of heads of `headSize`.
+    static func scratchFloats(seq: Int, headSize: Int) -> Int {
+        let br = queryRows, bc = keyColumns, tp = (seq + 7) & ~7
+        return 2 * headSize * tp + 4 * br * bc + br * headSize + 2 * br + tp
+    }
+
+    /// One thread's scratch, carved out of `base`.
+    private struct Scratch {
+        let keysT: FloatPointer, valuesT: FloatPointer   // [hs, paddedSeq]
+        let scores: FloatPointer, probs: FloatPointer     // [queryRows, keyColumns]
+        let dropped: FloatPointer, dScores: FloatPointer  // [queryRows, keyColumns]
+        let out: FloatPointer                            // [queryRows, hs]
+        let maxima: FloatPointer, sums: FloatPointer      // [queryRows] online softmax state
+        let dot: FloatPointer                            // [paddedSeq] rowsum(dO ∘ O)
+
+        init(_ base: FloatPointer, headSize hs: Int, paddedSeq tp: Int) {
+            let tile = Attention.queryRows * Attention.keyColumns
+            var p = base
+            func take(_ n: Int) -> FloatPointer { defer { p += n }; return p }
+            keysT = take(hs * tp); valuesT = take(hs * tp)
+            scores = take(tile); probs = take(tile); dropped = take(tile); dScores = take(tile)
+            out = take(Attention.queryRows * hs)
+            maxima = take(Attention.queryRows); sums = take(Attention.queryRows)
+            dot = take(tp)
+        }
+    }
+
+    /// Runs `body(b, h, scratch)` for every (batch, head) pair, split across `threads`.
+    private func forEachHead(threads: Int, scratch: FloatPointer, _ body: (Int, Int, Scratch) -> Void) {
         let tasks = batch * heads
-        let n = min(threads, tasks)
-        if n <= 1 {
-            for t in 0..<tasks { body(t / heads, t % heads, 0) }
+        let n = max(1, min(threads, tasks))
+        let stride = Attention.scratchFloats(seq: seq, headSize: headSize)
+        let hs = headSize, tp = paddedSeq
+        if n == 1 {
+            let s = Scratch(scratch, headSize: hs, paddedSeq: tp)
+            for t in 0..<tasks { body(t / heads, t % heads, s) }
             return
         }
-        let blasThreads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
         DispatchQueue.concurrentPerform(iterations: n) { chunk in
-            let start = tasks * chunk / n, end = tasks * (chunk + 1) / n
-            for t in start..<end { body(t / heads, t % heads, chunk) }
-        }
-        openblas_set_num_threads(blasThreads)
-    }
-
-    /// The causal mask makes the upper triangle of every T×T product zero, so each product is
-    /// split into row blocks that stop at their diagonal block: `blocks` blocks do
-    /// (blocks + 1) / (2 · blocks) of the full square's work in `blocks` sgemm calls. Blocks of at
-    /// least 32 rows keep each call large enough for OpenBLAS's kernels, at most 8 of them.
-    static func defaultBlocks(seq: Int) -> Int { max(1, min(8, seq / max(32, seq / 8))) }
-
-    /// Rows `start..<end` of causal row block `r`.
-    @inline(__always)
-    func block(_ r: Int) -> (start: Int, end: Int) {
-        (seq * r / blocks, seq * (r + 1) / blocks)
-    }
-
-    /// `scores[i, j] = alpha · q[i] · k[j]` for j ≤ i (up to the end of i's block) and 0 for the
-    /// rest of the T×T square (cleared with one memset, so the products need not clear their
-    /// blocks row by row).
-    @inline(__always)
-    private func causalScores(_ scores: FloatPointer, q: UnsafePointer<Float>, k: UnsafePointer<Float>, ldq: Int,
-                              ldk: Int, alpha: Float) {
-        scores.update(repeating: 0, count: seq * seq)
-        for r in 0..<blocks {
-            let (s, e) = block(r)
-            sgemm(transB: true, m: e - s, n: e, k: headSize, alpha: alpha, a: q + s * ldq, lda: ldq, b: k,
-                  ldb: ldk, beta: 1, c: scores + s * seq, ldc: seq)
+            let s = Scratch(scratch + chunk * stride, headSize: hs, paddedSeq: tp)
+            for t in tasks * chunk / n..<tasks * (chunk + 1) / n { body(t / heads, t % heads, s) }
         }
     }
 
-    /// `probs` [T, T] = softmax(q kᵀ / √hs) under the causal mask, zeros above the diagonal: the
-    /// one computation behind both `forward` and `probabilities`.
+    /// `dst[d, j] = src[j · ld + d]` for j < seq, zeros up to `paddedSeq`.
     @inline(__always)
-    private func causalProbabilities(_ probs: FloatPointer, q: UnsafePointer<Float>, k: UnsafePointer<Float>) {
-        causalScores(probs, q: q, k: k, ldq: 3 * channels, ldk: 3 * channels, alpha: scale)
-        for i in 0..<seq { causalSoftmaxRow(probs + i * seq, length: i + 1, width: seq) }
-    }
-
-    /// `out[i] += alpha · Σ_{j ≤ i} w[i, j] x[j]` for a lower-triangular `w` [T, T].
-    @inline(__always)
-    private func causalWeightedSum(_ out: FloatPointer, ldo: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                                   ldx: Int, alpha: Float = 1) {
-        for r in 0..<blocks {
-            let (s, e) = block(r)
-            sgemm(m: e - s, n: headSize, k: e, alpha: alpha, a: w + s * seq, lda: seq, b: x, ldb: ldx, beta: 1,
-                  c: out + s * ldo, ldc: ldo)
+    private func transpose(_ dst: FloatPointer, _ src: UnsafePointer<Float>, ld: Int) {
+        let t = seq, tp = paddedSeq
+        for d in 0..<headSize {
+            let row = dst + d * tp
+            for j in 0..<t { row[j] = src[j * ld + d] }
+            for j in t..<tp { row[j] = 0 }
         }
     }
 
-    /// `out[j] += alpha · Σ_{i ≥ j} w[i, j] x[i]` (the transposed product) for a lower-triangular `w`.
+    /// Keys of a query row `i` that tile `j0..<j0+columns` holds under the causal mask (≤ 0: none).
     @inline(__always)
-    private func causalTransposedSum(_ out: FloatPointer, ldo: Int, w: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                                     ldx: Int, alpha: Float = 1) {
-        for r in 0..<blocks {
-            let (s, e) = block(r)
-            sgemm(transA: true, m: e - s, n: headSize, k: seq - s, alpha: alpha, a: w + s * seq + s, lda: seq,
-                  b: x + s * ldx, ldb: ldx, beta: 1, c: out + s * ldo, ldc: ldo)
-        }
+    private static func visibleKeys(row i: Int, tileStart j0: Int, columns: Int) -> Int {
+        min(columns, i - j0 + 1)
     }
 
-    /// Fills `probs` [B, H, T, T] with softmax(q kᵀ / √hs) under the causal mask (zeros above the
-    /// diagonal) and `out` [B, T, C] with (dropout(probs)) v. `scratch` holds `threads * T * T`.
+    /// Writes `out` [B, T, C] = dropout(softmax(q kᵀ / √hs)) v under the causal mask and `lse`
+    /// [B, H, T] = each row's log-sum-exp of the scaled scores (what backward needs).
     /// `batchOffset` is the slice's first sequence in the whole batch (dropout masks are indexed
-    /// by position in the whole batch).
-    func forward(out: FloatPointer, probs: FloatPointer, qkv: UnsafePointer<Float>,
-                 dropout: DropoutMask?, batchOffset: Int, scratch: FloatPointer, threads: Int) {
-        let t = seq, c = channels, c3 = 3 * channels, hs = headSize
-        // The heads' products add into their columns of `out`: one memset for all of them
-        // instead of one per row of every (head, block) product (tens of thousands a step).
-        out.update(repeating: 0, count: batch * t * c)
-        forEachHead(threads: threads) { b, h, chunk in
+    /// by position in the whole batch: element (i, j) of pair (b, h) is
+    /// `((b + batchOffset) · H + h) · T² + i · T + j`). `scratch` holds `threads · scratchFloats`.
+    func forward(out: FloatPointer, lse: FloatPointer, qkv: UnsafePointer<Float>, dropout: DropoutMask?,
+                 batchOffset: Int, scratch: FloatPointer, threads: Int) {
+        let t = seq, c = channels, c3 = 3 * channels, hs = headSize, tp = paddedSeq
+        let br = Attention.queryRows, bc = Attention.keyColumns, alpha = scale
+        forEachHead(threads: threads, scratch: scratch) { b, h, s in
             let q = qkv + b * t * c3 + h * hs
-            let k = q + c, v = q + 2 * c
-            let p = probs + (b * heads + h) * t * t
-            causalProbabilities(p, q: q, k: k)
-            var weights = UnsafePointer(p)
-            if let dropout {
-                let d = scratch + chunk * t * t
-                dropout.apply(out: d, inp: p, count: t * t, base: ((b + batchOffset) * heads + h) * t * t,
-                              splitter: WorkSplitter(threads: 1))
-                weights = UnsafePointer(d)
+            let v = q + 2 * c
+            transpose(s.keysT, q + c, ld: c3)
+            let maskBase = ((b + batchOffset) * heads + h) * t * t
+            let lseRow = lse + (b * heads + h) * t
+            var i0 = 0
+            while i0 < t {
+                let rows = min(br, t - i0)
+                s.out.update(repeating: 0, count: rows * hs)
+                s.maxima.update(repeating: -.infinity, count: rows)
+                s.sums.update(repeating: 0, count: rows)
+                var j0 = 0
+                while j0 < i0 + rows {
+                    let columns = min(bc, i0 + rows - j0)
+                    tileProduct(m: rows, n: (columns + 7) & ~7, k: hs, alpha: alpha, a: q + i0 * c3, aRow: c3,
+                                aColumn: 1, b: s.keysT + j0, ldb: tp, c: s.scores, ldc: bc, accumulate: false)
+                    for r in 0..<rows {
+                        let i = i0 + r
+                        let visible = Attention.visibleKeys(row: i, tileStart: j0, columns: columns)
+                        let p = s.probs + r * bc
+                        guard visible > 0 else { p.update(repeating: 0, count: columns); continue }
+                        let srow = s.scores + r * bc
+                        let old = s.maxima[r]
+                        let m = max(old, rowMax(srow, count: visible))
+                        let sum = exponentiate(p, srow, shift: m, count: visible, width: columns)
+                        let correction = old == m ? 1 : Foundation.exp(old - m)
+                        s.sums[r] = s.sums[r] * correction + sum
+                        s.maxima[r] = m
+                        if correction != 1 { scaleRow(s.out + r * hs, by: correction, count: hs) }
+                        if let dropout {
+                            let base = maskBase + i * t + j0
+                            for j in 0..<visible { p[j] *= dropout.factor(base + j) }
+                        }
+                    }
+                    tileProduct(m: rows, n: hs, k: columns, a: s.probs, aRow: bc, aColumn: 1, b: v + j0 * c3,
+                                ldb: c3, c: s.out, ldc: hs, accumulate: true)
+                    j0 += bc
+                }
+                for r in 0..<rows {
+                    let i = i0 + r
+                    let sum = s.sums[r]
+                    let dst = out + (b * t + i) * c + h * hs, src = s.out + r * hs
+                    let inv = 1 / sum
+                    for d in 0..<hs { dst[d] = src[d] * inv }
+                    lseRow[i] = s.maxima[r] + Foundation.log(sum)
+                }
+                i0 += br
             }
-            causalWeightedSum(out + b * t * c + h * hs, ldo: c, w: weights, x: v, ldx: c3)
         }
     }
 
-    /// Recomputes `probs` [B, H, T, T] from `qkv` exactly as `forward` computed them.
-    func probabilities(into probs: FloatPointer, qkv: UnsafePointer<Float>, threads: Int) {
-        let t = seq, c = channels, c3 = 3 * channels, hs = headSize
-        forEachHead(threads: threads) { b, h, _ in
+    /// Writes the gradient of q, k and v into `dqkv` [B, T, 3C] given `dout` [B, T, C], from the
+    /// forward's `out` and `lse` (probabilities recomputed tile by tile, dropout masks regenerated).
+    /// Key tiles are the outer loop, so each tile's dk and dv rows are finished before the next.
+    func backward(dqkv: FloatPointer, dout: UnsafePointer<Float>, out: UnsafePointer<Float>,
+                  lse: UnsafePointer<Float>, qkv: UnsafePointer<Float>, dropout: DropoutMask?, batchOffset: Int,
+                  scratch: FloatPointer, threads: Int) {
+        let t = seq, c = channels, c3 = 3 * channels, hs = headSize, tp = paddedSeq
+        let br = Attention.queryRows, bc = Attention.keyColumns, alpha = scale
+        forEachHead(threads: threads, scratch: scratch) { b, h, s in
             let q = qkv + b * t * c3 + h * hs
-            let p = probs + (b * heads + h) * t * t
-            causalProbabilities(p, q: q, k: q + c)
-        }
-    }
-
-    /// Writes the gradient of q, k and v into `dqkv` [B, T, 3C] given `dout` [B, T, C].
-    /// `scratch` holds `threads * 2 * T * T`.
-    func backward(dqkv: FloatPointer, dout: UnsafePointer<Float>, probs: UnsafePointer<Float>,
-                  qkv: UnsafePointer<Float>, dropout: DropoutMask?, batchOffset: Int, scratch: FloatPointer,
-                  threads: Int) {
-        let t = seq, c = channels, c3 = 3 * channels, hs = headSize
-        dqkv.update(repeating: 0, count: batch * t * c3)  // the products add into it (see `forward`)
-        forEachHead(threads: threads) { b, h, chunk in
-            let q = qkv + b * t * c3 + h * hs
-            let k = q + c, v = q + 2 * c
+            let k = q + c
             let dq = dqkv + b * t * c3 + h * hs
             let dk = dq + c, dv = dq + 2 * c
-            let p = probs + (b * heads + h) * t * t
-            let dy = dout + b * t * c + h * hs
-            let dp = scratch + chunk * 2 * t * t
-            let base = ((b + batchOffset) * heads + h) * t * t
-            var weights = p
-            if let dropout {
-                let d = dp + t * t
-                dropout.apply(out: d, inp: p, count: t * t, base: base, splitter: WorkSplitter(threads: 1))
-                weights = UnsafePointer(d)
-            }
-            // dv = weightsᵀ dy ; d(weights) = dy vᵀ (only where j ≤ i matters)
-            causalTransposedSum(dv, ldo: c3, w: weights, x: dy, ldx: c)
-            causalScores(dp, q: dy, k: v, ldq: c, ldk: c3, alpha: 1)
-            // Softmax backward reads only j ≤ i and clears the rest of each row.
+            let dy = dout + b * t * c + h * hs, o = out + b * t * c + h * hs
+            transpose(s.keysT, k, ld: c3)
+            transpose(s.valuesT, q + 2 * c, ld: c3)
+            let maskBase = ((b + batchOffset) * heads + h) * t * t
+            let lseRow = lse + (b * heads + h) * t
+            // D_i = Σ_d dO[i, d] O[i, d] = Σ_j P[i, j] dP[i, j] (softmax backward's row sum).
+            for i in 0..<t { s.dot[i] = dotProduct(dy + i * c, o + i * c, count: hs) }
             for i in 0..<t {
-                let row = dp + i * t
-                if let dropout {
-                    dropout.apply(out: row, inp: row, count: i + 1, base: base + i * t, splitter: WorkSplitter(threads: 1))
-                }
-                softmaxBackwardRow(row, probs: p + i * t, length: i + 1, width: t)
+                (dq + i * c3).update(repeating: 0, count: hs)
+                (dk + i * c3).update(repeating: 0, count: hs)
+                (dv + i * c3).update(repeating: 0, count: hs)
             }
-            // dq = scale · dS k ; dk = scale · dSᵀ q
-            causalWeightedSum(dq, ldo: c3, w: dp, x: k, ldx: c3, alpha: scale)
-            causalTransposedSum(dk, ldo: c3, w: dp, x: q, ldx: c3, alpha: scale)
+            var j0 = 0
+            while j0 < t {
+                let columns = min(bc, t - j0), width = (columns + 7) & ~7
+                var i0 = j0
+                while i0 < t {
+                    let rows = min(br, t - i0)
+                    tileProduct(m: rows, n: width, k: hs, alpha: alpha, a: q + i0 * c3, aRow: c3, aColumn: 1,
+                                b: s.keysT + j0, ldb: tp, c: s.scores, ldc: bc, accumulate: false)
+                    // dP̃ = dO vᵀ (the gradient of the dropped probabilities).
+                    tileProduct(m: rows, n: width, k: hs, a: dy + i0 * c, aRow: c, aColumn: 1,
+                                b: s.valuesT + j0, ldb: tp, c: s.dScores, ldc: bc, accumulate: false)
+                    for r in 0..<rows {
+                        let i = i0 + r
+                        let visible = Attention.visibleKeys(row: i, tileStart: j0, columns: columns)
+                        let p = s.probs + r * bc, pd = s.dropped + r * bc, ds = s.dScores + r * bc
+                        let srow = s.scores + r * bc
+                        let shift = lseRow[i], rowDot = s.dot[i]
+                        _ = exponentiate(p, srow, shift: shift, count: max(visible, 0), width: columns)
+                        if let dropout {
+                            let base = maskBase + i * t + j0
+                            for j in 0..<max(visible, 0) {
+                                let f = dropout.factor(base + j)
+                                pd[j] = p[j] * f
+                                ds[j] = p[j] * (ds[j] * f - rowDot)
+                            }
+                            for j in max(visible, 0)..<columns { pd[j] = 0; ds[j] = 0 }
+                        } else {
+                            softmaxGradient(ds, probs: p, dot: rowDot, count: max(visible, 0), width: columns)
+                        }
+                    }
+                    let weights = dropout == nil ? s.probs : s.dropped
+                    // dv[j] += Σ_i P̃[i, j] dO[i] ; dq[i] += scale Σ_j dS[i, j] k[j] ; dk[j] += scale Σ_i dS[i, j] q[i]
+                    tileProduct(m: columns, n: hs, k: rows, a: weights, aRow: 1, aColumn: bc, b: dy + i0 * c, ldb: c,
+                                c: dv + j0 * c3, ldc: c3, accumulate: true)
+                    tileProduct(m: rows, n: hs, k: columns, alpha: alpha, a: s.dScores, aRow: bc, aColumn: 1,
+                                b: k + j0 * c3, ldb: c3, c: dq + i0 * c3, ldc: c3, accumulate: true)
+                    tileProduct(m: columns, n: hs, k: rows, alpha: alpha, a: s.dScores, aRow: 1, aColumn: bc,
+                                b: q + i0 * c3, ldb: c3, c: dk + j0 * c3, ldc: c3, accumulate: true)
+                    i0 += br
+                }
+                j0 += bc
+            }
         }
     }
 }
 
+/// `p[j] = e^(s[j] - shift)` for j < count and 0 up to `width`; returns Σ p. `s` must hold
+/// `count` rounded up to 8 floats.
+@inline(__always)
+private func exponentiate(_ p: FloatPointer, _ s: UnsafePointer<Float>, shift: Float, count: Int, width: Int) -> Float {
+    let n8 = count & ~7
+    let m = Vec8(repeating: shift)
+    var acc = Vec8.zero
+    var j = 0
+    while j < n8 {
+        let e = exp8(load8(s + j) - m)
+        store8(e, p + j)
+        acc += e
+        j &+= 8
+    }
+    if j < count {
+        // The last partial vector: lanes past `count` read scores the tile holds (it is 8-wide)
+        // and are cleared.
+        var e = exp8(load8(s + j) - m)
+        let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+        e.replace(with: 0, where: lanes .>= Int32(count - j))
+        store8(e, p + j)
+        acc += e
+        j &+= 8
+    }
+    let sum = acc.sum()
+    if j < width { (p + j).update(repeating: 0, count: width - j) }
+    return sum
+}
+
+/// `ds[j] = p[j] (ds[j] - dot)` for j < count (softmax backward given Σ p·ds = `dot`), 0 up to `width`.
+@inline(__always)
+private func softmaxGradient(_ ds: FloatPointer, probs p: UnsafePointer<Float>, dot: Float, count: Int, width: Int) {
+    let n8 = count & ~7
+    let dv = Vec8(repeating: dot)
+    var j = 0
+    while j < n8 { store8(load8(p + j) * (load8(ds + j) - dv), ds + j); j &+= 8 }
+    while j < count { ds[j] = p[j] * (ds[j] - dot); j &+= 1 }
+    if count < width { (ds + count).update(repeating: 0, count: width - count) }
+}
+
+/// `row[0..<count] *= factor`.
+@inline(__always)
+private func scaleRow(_ row: FloatPointer, by factor: Float, count: Int) {
+    let n8 = count & ~7, f = Vec8(repeating: factor)
+    var j = 0
+    while j < n8 { store8(load8(row + j) * f, row + j); j &+= 8 }
+    while j < count { row[j] *= factor; j &+= 1 }
+}
+
+/// Σ a[j] b[j] over `count` floats.
+@inline(__always)
+private func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    let n8 = count & ~7
+    var acc = Vec8.zero
+    var j = 0
+    while j < n8 { acc = multiplyAdd(load8(a + j), load8(b + j), acc); j &+= 8 }
+    var sum = acc.sum()
+    while j < count { sum += a[j] * b[j]; j &+= 1 }
+    return sum
+}
+
 /// Softmax of `row[0..<length]` in place; `row[length..<width]` set to 0 (the causal mask).
+/// (The key/value-cache generator's attention; training uses the fused kernel above.)
 @inline(__always)
 func causalSoftmaxRow(_ row: FloatPointer, length: Int, width: Int) {
     let n8 = length & ~7
@@ -197,21 +308,4 @@ func causalSoftmaxRow(_ row: FloatPointer, length: Int, width: Int) {
     while i < n8 { store8(load8(row + i) * invv, row + i); i &+= 8 }
     while i < length { row[i] *= inv; i &+= 1 }
     if length < width { (row + length).update(repeating: 0, count: width - length) }
-}
-
-/// Turns the gradient with respect to softmax output into the gradient with respect to its
-/// input, in place: `d[j] = p[j] (d[j] - Σ p·d)` over `0..<length`, zeros beyond.
-@inline(__always)
-func softmaxBackwardRow(_ d: FloatPointer, probs p: UnsafePointer<Float>, length: Int, width: Int) {
-    let n8 = length & ~7
-    var acc = Vec8.zero
-    var i = 0
-    while i < n8 { acc += load8(p + i) * load8(d + i); i &+= 8 }
-    var dot = acc.sum()
-    while i < length { dot += p[i] * d[i]; i &+= 1 }
-    let dv = Vec8(repeating: dot)
-    i = 0
-    while i < n8 { store8(load8(p + i) * (load8(d + i) - dv), d + i); i &+= 8 }
-    while i < length { d[i] = p[i] * (d[i] - dot); i &+= 1 }
-    if length < width { (d + length).update(repeating: 0, count: width - length) }
 }
