@@ -31,6 +31,17 @@ final class MappedFile {
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 
+    /// Drops the whole pages inside `range` (a part of `bytes`) from this process's memory; the
+    /// kernel keeps them in its page cache and maps them again if they are touched.
+    func release(_ range: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, let start = range.baseAddress, range.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let offset = start - base
+        let first = (offset + page - 1) / page * page, end = (offset + range.count) / page * page
+        guard end > first else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, MADV_DONTNEED)
+    }
+
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }

@@ -6,7 +6,8 @@ import Foundation
 ///
 /// Opening checks the whole header against the file (every problem is one `SafeTensorsError`
 /// line naming the file); the data is read only when a tensor is, straight from the mapping,
-/// so a file of any size needs no second copy in memory.
+/// and the pages of a tensor read are handed back (`MappedFile.release`), so reading a file of
+/// any size holds at most one tensor's pages besides the caller's buffers.
 public final class SafeTensorsFile {
     /// One tensor of the header.
     public struct Entry: Equatable, Sendable {
@@ -105,6 +106,7 @@ public final class SafeTensorsFile {
         default:
             preconditionFailure("isReadable covers F32, F16 and BF16")
         }
+        mapping.release(source)
     }
 
     /// Tensor `name` as Float32 values.

@@ -98,6 +98,19 @@ final class InteropCommandTests: XCTestCase {
         let expected = Checkpoint.relayout(imported.contents.parameters, from: imported.contents.modelConfig, to: cropped)
         XCTAssertEqual(saved.parameters.map(\.bitPattern), expected.map(\.bitPattern))
 
+        // nanoGPT's recipe, configs/finetune_shakespeare.yaml, on this directory and data (shortened).
+        let recipe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs/finetune_shakespeare.yaml").path
+        let finetuned = try runProduct("gpt-dist", ["train", "--config", recipe, "--set", "init_from=\(Self.fixture)",
+                                                    "--set", "data_dir=\(path("data"))", "--set", "out_dir=\(path("recipe"))",
+                                                    "--set", "block_size=32", "--set", "max_iters=2", "--set", "eval_iters=2",
+                                                    "--set", "eval_interval=1", "--set", "gradient_accumulation_steps=2",
+                                                    "--set", "threads=1"],
+                                       environment: TrainTestData.environment)
+        XCTAssertEqual(finetuned.status, 0, finetuned.output)
+        XCTAssertTrue(finetuned.stdout.contains("fine-tuning \(Self.fixture)"), finetuned.stdout)
+        XCTAssertTrue(finetuned.stdout.contains("done: 2 iterations"), finetuned.stdout)
+
         // A directory that cannot be imported stops train with its one line.
         let bad = path("bad")
         try FileManager.default.copyItem(atPath: Self.fixture, toPath: bad)
