@@ -71,13 +71,17 @@ final class InteropCommandTests: XCTestCase {
                            "--dropout: must be in [0, 1), got 1.5")
     }
 
-    func testTrainStartsFromAHuggingFaceDirectory() throws {
-        // Data prepared with the directory's own tokenizer, as the fine-tuning recipe does.
+    /// Data prepared with the directory's own tokenizer, as the fine-tuning recipe does, in `data`.
+    func prepareData() throws {
         let text = path("corpus.txt")
         try TrainTestData.corpus(characters: 20_000).write(toFile: text, atomically: true, encoding: .utf8)
         let prepared = try runProduct("gpt-dist", ["prepare", "--input", text, "--out", path("data"), "--tokenizer", "bpe",
                                                    "--vocab", Self.fixture + "/vocab.json", "--merges", Self.fixture + "/merges.txt"])
         XCTAssertEqual(prepared.status, 0, prepared.output)
+    }
+
+    func testTrainStartsFromAHuggingFaceDirectory() throws {
+        try prepareData()
         // Learning rate 0: the saved model must be the imported one (block_size cropped to 16).
         let config = path("finetune.yaml")
         try TrainTestData.config(dataDir: path("data"), outDir: path("out"), extra: "init_from: \(Self.fixture)")
@@ -118,5 +122,23 @@ final class InteropCommandTests: XCTestCase {
         assertOneLineError(try runProduct("gpt-dist", ["train", "--config", config, "--set", "init_from=\(bad)", "--quiet"],
                                           environment: TrainTestData.environment),
                            "\(bad): has no model.safetensors")
+    }
+
+    /// Two ranks fine-tuning from the directory (rank 0 imports it, the others get its shape and
+    /// parameters by broadcast) take the steps one rank with two micro-steps takes.
+    func testTwoRanksFineTuneFromTheDirectoryAsOneRankDoes() throws {
+        try prepareData()
+        let config = path("finetune.yaml")
+        try TrainTestData.config(dataDir: path("data"), outDir: path("one"), extra: "init_from: \(Self.fixture)")
+            .replacingOccurrences(of: "max_iters: 20", with: "max_iters: 4")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let arguments = ["train", "--config", config, "--quiet", "--set", "dropout=0", "--set", "lr_decay_iters=4"]
+        let one = try runProduct("gpt-dist", arguments, environment: TrainTestData.environment)
+        XCTAssertEqual(one.status, 0, one.output)
+        let two = try mpirun(np: 2, "gpt-dist", arguments + ["--set", "out_dir=\(path("two"))"], environment: TrainTestData.environment)
+        XCTAssertEqual(two.status, 0, two.output)
+        let losses = try TrainTestData.stepLosses(path("one"))
+        assertLossesAgree(try TrainTestData.stepLosses(path("two")), losses, iterations: 0..<4, relative: 1e-5)
+        XCTAssertLessThan(losses[3]!, losses[0]!, "fine-tuning lowers the loss")
     }
 }

@@ -199,3 +199,45 @@ final class InteropImportTests: InteropTestCase {
         XCTAssertEqual(read.settings["init_from"], .string(try fixtureDirectory))
     }
 }
+
+/// Half-precision weights (many fine-tunes are saved in BF16 or F16) import as their Float32 values.
+final class InteropHalfPrecisionImportTests: InteropTestCase {
+    func testBFloat16WeightsImportAsTheirFloatValues() throws {
+        let copy = try fixtureCopy()
+        let source = try SafeTensorsFile(path: copy + "/model.safetensors")
+        // A BF16 file made by hand: each float's top 16 bits (round to nearest even).
+        var header: [String] = [], data: [UInt8] = [], rounded: [String: [Float]] = [:]
+        for entry in source.entries {
+            let values = try source.floats(entry.name)
+            var halves: [UInt16] = []
+            for v in values {
+                let bits = v.bitPattern
+                halves.append(UInt16((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16))
+            }
+            rounded[entry.name] = halves.map { Float(bitPattern: UInt32($0) << 16) }
+            let shape = entry.shape.map(String.init).joined(separator: ",")
+            header.append("\"\(entry.name)\":{\"dtype\":\"BF16\",\"shape\":[\(shape)],\"data_offsets\":[\(data.count),\(data.count + 2 * halves.count)]}")
+            data += halves.withUnsafeBytes { Array($0) }
+        }
+        let json = Array("{\(header.joined(separator: ","))}".utf8)
+        var length = UInt64(json.count).littleEndian
+        try Data(withUnsafeBytes(of: &length) { Array($0) } + json + data).write(to: URL(fileURLWithPath: copy + "/model.safetensors"))
+
+        let imported = try HuggingFaceImport.read(directory: copy)
+        let layout = ParameterLayout(config: imported.contents.modelConfig)
+        for entry in GPT2TensorMap(layout: layout).entries {
+            let expected = try XCTUnwrap(rounded[entry.name])
+            let ours = Array(imported.contents.parameters[entry.tensor.range])
+            if entry.isConv1D {
+                let (rows, columns) = (entry.tensor.shape[0], entry.tensor.shape[1])
+                XCTAssertEqual(ours[1 * columns + 2], expected[2 * rows + 1], entry.name)
+                XCTAssertEqual(ours.sorted(), expected.sorted(), entry.name)
+            } else {
+                XCTAssertEqual(ours, expected, entry.name)
+            }
+        }
+        let full = try HuggingFaceImport.read(directory: try fixtureDirectory).contents.parameters
+        XCTAssertNotEqual(imported.contents.parameters, full, "BF16 loses precision")
+        for (a, b) in zip(imported.contents.parameters, full) { XCTAssertEqual(a, b, accuracy: abs(b) / 128 + 1e-30) }
+    }
+}
