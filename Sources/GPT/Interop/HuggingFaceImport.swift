@@ -125,12 +125,8 @@ public struct HuggingFaceImport {
             throw HuggingFaceError(path: located.file.path, "tensor '\(located.entry.name)' has shape \(located.entry.shape), expected wte's \(wte.shape)")
         }
         let head = try located.file.floats(located.entry.name)
-        var largest: Float = 0, difference: Float = 0
-        for i in 0..<wte.count {
-            largest = max(largest, abs(parameters[wte.offset + i]))
-            difference = max(difference, abs(head[i] - parameters[wte.offset + i]))
-        }
-        if difference > 1e-6 * max(largest, 1) {
+        let (difference, isTied) = Checkpoint.tiedCopyDifference(head, of: wte, in: parameters)
+        if !isTied {
             throw HuggingFaceError(path: located.file.path, "tensor '\(located.entry.name)' differs from transformer.wte.weight (by up to \(difference)); gpt-dist ties them as GPT-2 does")
         }
     }
