@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "GPT", targets: ["GPT"]),
         .library(name: "Parallel", targets: ["Parallel"]),
         .library(name: "HDF5", targets: ["HDF5"]),
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,9 +50,11 @@ let package = Package(
         .target(name: "Parallel", dependencies: ["CMPI"]),
         // Files, groups, datasets, attributes; knows nothing of checkpoints or shards.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
+        // The safetensors file format (header, dtypes, offsets); knows nothing of GPTs.
+        .target(name: "SafeTensors"),
         // Model, kernels, optimizer, data, tokenizers, checkpoints, training.
         .target(name: "GPT", dependencies: [
-            "CBLAS", "HDF5", "Parallel",
+            "CBLAS", "HDF5", "Parallel", "SafeTensors",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: kernelSettings + mathSettings),
         .executableTarget(name: "gpt-dist", dependencies: [
@@ -67,6 +70,7 @@ let package = Package(
 
         .testTarget(name: "ParallelTests", dependencies: ["Parallel", "TestSupport"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "HDF5", "Parallel", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GPT"]),

@@ -18,6 +18,8 @@ struct GPTDist: ParsableCommand {
             Eval.self,
             Sample.self,
             Plot.self,
+            Import.self,
+            Export.self,
         ]
     )
 

@@ -42,7 +42,7 @@ struct PyTorchFixture {
         try file.group(object).attribute(name, as: Int.self)
     }
 
-    private func dataset(_ path: String) throws -> H5Dataset {
+    func dataset(_ path: String) throws -> H5Dataset {
         guard let slash = path.firstIndex(of: "/") else { return try file.group("/").dataset(path) }
         return try file.group(String(path[..<slash])).dataset(String(path[path.index(after: slash)...]))
     }

@@ -19,4 +19,15 @@ public enum Checkpoint {
         }
         return result
     }
+
+    /// How far a stored copy of the tied weight (`lm_head.weight`) is from `tensor` (wte) in
+    /// `parameters`, and whether that is within float tolerance (1e-6 of wte's largest magnitude).
+    public static func tiedCopyDifference(_ copy: [Float], of tensor: TensorView, in parameters: [Float]) -> (difference: Float, isTied: Bool) {
+        var largest: Float = 0, difference: Float = 0
+        for i in 0..<tensor.count {
+            largest = max(largest, abs(parameters[tensor.offset + i]))
+            difference = max(difference, abs(copy[i] - parameters[tensor.offset + i]))
+        }
+        return (difference, difference <= 1e-6 * max(largest, 1))
+    }
 }

@@ -72,12 +72,8 @@ extension Checkpoint {
             guard try head.shape == tensor.shape else {
                 throw invalid("/model/\(stored) has shape \(try head.shape), expected \(tensor.shape)")
             }
-            var largest: Float = 0, difference: Float = 0
-            for i in 0..<tensor.count {
-                largest = max(largest, abs(parameters[tensor.offset + i]))
-                difference = max(difference, abs(values[i] - parameters[tensor.offset + i]))
-            }
-            if difference > 1e-6 * max(largest, 1) {
+            let (difference, isTied) = tiedCopyDifference(values, of: tensor, in: parameters)
+            if !isTied {
                 throw invalid("/model/\(stored) differs from transformer.wte.weight (by up to \(difference)); gpt-dist ties them as nanoGPT does")
             }
         }

@@ -16,6 +16,15 @@ extension Checkpoint {
     public static func write(to path: String, model: GPTModel, optimizer: AdamW?, config: TrainConfig,
                              state: TrainingState?, tokenizer: (any Tokenizer)?,
                              moments: ((MomentWriter) throws -> Void)? = nil) throws {
+        try write(to: path, parameters: UnsafeBufferPointer(model.parameters), layout: model.layout, optimizer: optimizer,
+                  config: config, state: state, tokenizer: tokenizer, moments: moments)
+    }
+
+    /// Writes a checkpoint of the flat `parameters` laid out by `layout` (a model that is not
+    /// built, e.g. one imported from another format); otherwise as `write(to:model:...)`.
+    public static func write(to path: String, parameters: UnsafeBufferPointer<Float>, layout: ParameterLayout,
+                             optimizer: AdamW?, config: TrainConfig, state: TrainingState?, tokenizer: (any Tokenizer)?,
+                             moments: ((MomentWriter) throws -> Void)? = nil) throws {
         let temporary = path + ".tmp"
         unlink(temporary)
         do {
@@ -26,7 +35,7 @@ extension Checkpoint {
             let file = try H5File.create(at: temporary, mode: .truncate)
             try file.setAttribute("format", format)
             try file.setAttribute("format_version", formatVersion)
-            try writeTensors(model.parameters, layout: model.layout, into: file.createGroup("model"))
+            try writeTensors(parameters, layout: layout, into: file.createGroup("model"))
             try file.link(target: "/model/transformer.wte.weight", as: "/model/lm_head.weight")
             if let optimizer {
                 let group = try file.createGroup("optimizer")
@@ -35,7 +44,6 @@ extension Checkpoint {
                 try group.setAttribute("beta2", Double(optimizer.beta2))
                 try group.setAttribute("eps", Double(optimizer.eps))
                 try group.setAttribute("weight_decay", Double(optimizer.weightDecay))
-                let layout = model.layout
                 let first = try createTensors(layout: layout, into: group.createGroup("exp_avg"))
                 let second = try createTensors(layout: layout, into: group.createGroup("exp_avg_sq"))
                 let writeMoments: MomentWriter = { range, m, v in
@@ -85,7 +93,7 @@ extension Checkpoint {
     }
 
     /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`.
-    static func writeTensors(_ buffer: UnsafeMutableBufferPointer<Float>, layout: ParameterLayout, into group: H5Group) throws {
+    static func writeTensors(_ buffer: UnsafeBufferPointer<Float>, layout: ParameterLayout, into group: H5Group) throws {
         for tensor in layout.tensors {
             let dataset = try group.createDataset(tensor.name, of: Float.self, shape: tensor.shape)
             try dataset.write(from: UnsafeBufferPointer(rebasing: buffer[tensor.range]))

@@ -39,7 +39,10 @@ struct StartingPoint {
                     throw TrainError.incompatibleCheckpoint(
                         path: path, problem: start.isResume ? "no checkpoint to resume (init_from: resume reads out_dir/ckpt.h5)" : "no such checkpoint (init_from)")
                 }
-                let contents = try Checkpoint.read(path: path)
+                // A Hugging Face GPT-2 directory is imported on the fly (init_from: HF_DIR).
+                let contents = HuggingFaceImport.isModelDirectory(path) && !start.isResume
+                    ? try HuggingFaceImport.read(directory: path, dropout: config.dropout).contents
+                    : try Checkpoint.read(path: path)
                 if start.isResume {
                     guard contents.optimizer != nil, let state = contents.state, state.dataStream != nil else {
                         throw TrainError.incompatibleCheckpoint(

@@ -39,7 +39,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var eval_only = false
     public var log_interval = 1
     public var always_save_checkpoint = true
-    /// `scratch`, `resume` (from out_dir/ckpt.h5), or the path of a checkpoint to fine-tune from.
+    /// `scratch`, `resume` (from out_dir/ckpt.h5), or the path of a checkpoint or a Hugging Face
+    /// GPT-2 directory (config.json, model.safetensors) to fine-tune from.
     public var init_from = "scratch"
     public var out_dir = "out"
 
