@@ -43,6 +43,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 1337
     @Flag(help: "Run the whole batch kernel by kernel on all threads instead of one batch slice per thread.")
     var noBatchSplit = false
+    @Flag(name: .customLong("activation-checkpointing"), help: "Keep only each block's input and recompute the block in backward (the config's activation_checkpointing).")
+    var activationCheckpointing = false
     @Option(name: .customLong("bucket-mb"), help: "Under mpirun: megabytes per gradient bucket (0 = one exchange after backward).")
     var bucketMB: Double = 25
     @Option(name: .customLong("zero-stage"), help: "Under mpirun: 1 = AdamW moments sharded over ranks (ZeRO-1), 0 = every rank keeps them all.")
@@ -63,6 +65,8 @@ struct Bench: ParsableCommand {
         var exposedMs: Double  // per step
         var exposedParameterMs: Double  // of which in forward, waiting for parameters
         var bytesPerStep: Double
+        var memory: GPTModel.Memory
+        var optimizerBytes: Int
     }
 
     func run() throws {
@@ -101,7 +105,7 @@ struct Bench: ParsableCommand {
                                  settings: settings, products: &none)
             try world.barrier()
         }
-        let peak = measureSgemmPeak()
+        let peak = PeakFlops.measure(threads: threadCount, seconds: 0.5) / 1e9
 
         // Figures over the ranks: the slowest rank sets the pace; exposed time and bytes as the mean.
         var figures = [timing.meanMs, timing.exposedMs, timing.bytesPerStep, rss, single?.meanMs ?? 0,
@@ -119,8 +123,9 @@ struct Bench: ParsableCommand {
         let sorted = timing.times.sorted()
         let best = sorted[0], median = sorted[sorted.count / 2], mean = figures[0]
         let n = Double(config.parameterCount(nonEmbedding: true))
-        let flopsPerToken = 6 * n + 12 * Double(config.nLayer * config.nHead * config.headSize * t)
-        let flopsPerIter = flopsPerToken * Double(tokensPerIter)
+        let estimate = FlopsEstimate(parameters: config.parameterCount(nonEmbedding: true), layers: config.nLayer,
+                                     heads: config.nHead, embedding: config.nEmbd, blockSize: t)
+        let flopsPerIter = estimate.flopsPerToken * Double(tokensPerIter)
         let timed = parallel ? mean : best
         let achieved = flopsPerIter / (timed / 1e3) / 1e9
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
@@ -143,7 +148,7 @@ struct Bench: ParsableCommand {
                 print("efficiency   \(f(baseline / mean, 3)) (one rank alone: \(f(baseline, 2)) ms/iter\(single != nil ? ", slowest of the ranks run alone" : ", given"); global tokens/s ÷ \(world.size) × one rank's)")
             }
         }
-        print("GFLOP/s      \(f(achieved)) (nanoGPT accounting: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(parallel ? " per rank" : ""))")
+        print("GFLOP/s      \(f(achieved)) (6 per parameter per token + causal attention: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(parallel ? " per rank" : ""))")
         if let products {
             // The replay is one micro-batch's products; a step runs microSteps of them.
             let a = Double(microSteps), ms = products.seconds * 1e3 * a
@@ -151,9 +156,12 @@ struct Bench: ParsableCommand {
         } else {
             print("sgemm only   (measured when the batch is split across threads)")
         }
-        print("sgemm peak   \(f(peak)) GFLOP/s (\(threadCount) threads)")
+        print("sgemm peak   \(f(peak)) GFLOP/s (\(threadCount) threads: the best of one multi-threaded and \(threadCount) concurrent single-threaded 1024³ products)")
         print("MFU          \(f(100 * achieved / peak))% of the measured sgemm peak")
-        print("peak RSS     \(f(figures[3])) MiB\(parallel ? " (largest rank)" : "")")
+        print("peak RSS     \(f(figures[3])) MiB\(parallel ? " (largest rank; the breakdown is rank 0's)" : "")\(activationCheckpointing ? ", activation checkpointing on" : "")")
+        let m = timing.memory, mib = { (bytes: Int) in f(Double(bytes) / 1_048_576) }
+        let known = m.parameters + m.gradients + m.sliceGradients + timing.optimizerBytes + m.activations + m.workspace
+        print("  parameters \(mib(m.parameters)), gradients \(mib(m.gradients)), slice gradients \(mib(m.sliceGradients)), AdamW moments \(mib(timing.optimizerBytes)), activations \(mib(m.activations)), workspace \(mib(m.workspace)), other \(f(rss - Double(known) / 1_048_576)) MiB")
     }
 
     /// Times `warmup + iters` data-parallel steps over `communicator` (this rank's tokens drawn
@@ -163,6 +171,7 @@ struct Bench: ParsableCommand {
                          products: inout (calls: Int, flops: Double, seconds: Double)?) throws -> Timing {
         let model = try GPTModel(config: config, seed: seed, threads: threads)
         model.splitsBatchAcrossThreads = !noBatchSplit
+        model.activationCheckpointing = activationCheckpointing
         let step = DataParallelStep(model: model, communicator: communicator, settings: settings)
         let t = config.blockSize, tokensPerIter = batch * t
         var rng = RandomGenerator(seed: seed &+ 1 &+ UInt64(communicator.rank) &* 7919)
@@ -205,7 +214,9 @@ struct Bench: ParsableCommand {
                             cpuPerIter: (processCPUSeconds() - cpuStart) / Double(iters) * 1e3,
                             exposedMs: step.exchange.exposedSeconds * 1e3 / Double(iters),
                             exposedParameterMs: step.exchange.exposedParameterSeconds * 1e3 / Double(iters),
-                            bytesPerStep: Double(step.exchange.bytesSent) / Double(iters))
+                            bytesPerStep: Double(step.exchange.bytesSent) / Double(iters),
+                            memory: model.memory,
+                            optimizerBytes: (step.optimizer.m.count + step.optimizer.v.count) * MemoryLayout<Float>.size)
         try step.exchange.finishParameters()
         // The step's matrix products alone (AdamW, clipping and the exchange make none).
         let replays = min(40, max(3, Int(1000 / times.min()!)))  // about a second of replays
@@ -215,21 +226,6 @@ struct Bench: ParsableCommand {
             model.backward()
         }, repeats: replays)
         return timing
-    }
-
-    /// Best GFLOP/s of a 2048³ sgemm with the current OpenBLAS thread count.
-    private func measureSgemmPeak() -> Double {
-        let n = 2048
-        let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
-        var c = [Float](repeating: 0, count: n * n)
-        var best = Double.infinity
-        for _ in 0..<4 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n),
-                        b, Int32(n), 0, &c, Int32(n))
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return 2 * Double(n * n * n) / best / 1e9
     }
 
     /// CPU time used by every thread of the process so far.

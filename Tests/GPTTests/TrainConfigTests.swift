@@ -31,11 +31,11 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(c.grad_clip, 1.0); XCTAssertEqual(c.eval_interval, 2000); XCTAssertEqual(c.eval_iters, 200)
         XCTAssertFalse(c.eval_only); XCTAssertEqual(c.log_interval, 1); XCTAssertTrue(c.always_save_checkpoint)
         XCTAssertEqual(c.initialization, .scratch); XCTAssertEqual(c.out_dir, "out"); XCTAssertEqual(c.seed, 1337)
-        XCTAssertEqual(c.threads, 0)
+        XCTAssertEqual(c.threads, 0); XCTAssertFalse(c.activation_checkpointing)
         // The exchange: PyTorch DDP's 25 MB buckets, ZeRO stage 1, float32 on the wire.
         XCTAssertEqual(c.bucket_mb, 25); XCTAssertEqual(c.zero_stage, 1); XCTAssertEqual(c.grad_reduce_dtype, "float32")
         XCTAssertEqual(c.exchangeSettings.bucketElements, 6_250_000)
-        XCTAssertEqual(TrainConfig.keys.count, 32)
+        XCTAssertEqual(TrainConfig.keys.count, 33)
     }
 
     func testReadsEveryType() throws {

@@ -1,3 +1,4 @@
+import CBLAS
 import XCTest
 #if canImport(FoundationXML)
 import FoundationXML
@@ -100,11 +101,24 @@ final class TrainMetricsTests: XCTestCase {
         XCTAssertEqual(Progress.duration(3725), "1h02m")
     }
 
-    func testMFUFollowsNanoGPT() {
-        // nanoGPT's estimate_mfu for the shakespeare_char model (0.80M parameters, L=4, H=4, C=128, T=64).
+    func testMFUCountsCausalAttention() {
+        // The shakespeare_char model (0.80M parameters, L=4, H=4, C=128, T=64): nanoGPT's
+        // estimate_mfu, with attention's T×T square counted as the causal half it is.
         let estimate = FlopsEstimate(parameters: 795_648, layers: 4, heads: 4, embedding: 128, blockSize: 64)
-        let expected: Double = 6 * 795_648 + 12 * 4 * 4 * 32 * 64
+        // 6 FLOPs per parameter, and attention's causal half of nanoGPT's 12·L·H·hs·T.
+        let expected: Double = 6 * 795_648 + 6 * 4 * 4 * 32 * 64
         XCTAssertEqual(estimate.flopsPerToken, expected)
         XCTAssertEqual(estimate.mfu(tokens: 768, seconds: 0.1, peakFlops: 1e11), estimate.flopsPerToken * 768 / 0.1 / 1e11, accuracy: 1e-12)
+    }
+}
+
+/// The one peak measurement behind training's and bench's MFU.
+final class PeakFlopsTests: XCTestCase {
+    func testPeakIsMeasuredAndLeavesOpenBLASThreadsAlone() {
+        let before = openblas_get_num_threads()
+        let peak = PeakFlops.measure(threads: 2, n: 128, seconds: 0.01)
+        XCTAssertGreaterThan(peak, 1e8, "any CPU multiplies 128² matrices faster than 0.1 GFLOP/s")
+        XCTAssertLessThan(peak, 1e14)
+        XCTAssertEqual(openblas_get_num_threads(), before)
     }
 }

@@ -47,5 +47,18 @@ final class TrainNanoGPTParityTests: XCTestCase {
             XCTAssertEqual(train, evals[e + 1], accuracy: 2e-5 * evals[e + 1], "train estimate at \(evals[e])")
             XCTAssertEqual(val, evals[e + 2], accuracy: 2e-5 * evals[e + 2], "val estimate at \(evals[e])")
         }
+
+        // activation_checkpointing recomputes every block in backward with the same kernels:
+        // the same run, bit for bit.
+        let recomputedYAML = yaml.replacingOccurrences(of: "/out\n", with: "/out-recomputed\n")
+            + "activation_checkpointing: true\n"
+        let (recomputedConfig, recomputedSources) = try TrainConfig.parse(yaml: recomputedYAML, file: "parity.yaml")
+        XCTAssertTrue(recomputedConfig.activation_checkpointing)
+        let recomputed = try Trainer(config: recomputedConfig, sources: recomputedSources,
+                                     communicator: LocalCommunicator(),
+                                     reporter: try TrainReporter(outDirectory: recomputedConfig.out_dir, quiet: true))
+        XCTAssertTrue(recomputed.model.activationCheckpointing)
+        XCTAssertEqual(try recomputed.run().stepLosses, outcome.stepLosses)
+        XCTAssertEqual(Array(recomputed.model.parameters), Array(trainer.model.parameters))
     }
 }

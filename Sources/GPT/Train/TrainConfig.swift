@@ -48,6 +48,11 @@ public struct TrainConfig: Equatable, Sendable {
     public var seed = 1337
     /// Compute threads per rank; 0 = the cores of this machine divided by the ranks on it.
     public var threads = 0
+    /// Keep only each block's input between forward and backward and recompute the block in
+    /// backward (gradient checkpointing): bit-identical gradients, one block's activations
+    /// (~16·C floats per position) stored instead of n_layer blocks', one more forward of the
+    /// blocks per step.
+    public var activation_checkpointing = false
 
     // Data parallelism (ignored on one rank).
     /// Megabytes of gradients per bucket of the exchange overlapped with backward (PyTorch DDP's
@@ -155,6 +160,7 @@ extension TrainConfig {
         .bool("eval_only", \.eval_only),
         .int("log_interval", \.log_interval),
         .bool("always_save_checkpoint", \.always_save_checkpoint),
+        .bool("activation_checkpointing", \.activation_checkpointing),
         .string("init_from", \.init_from),
         .string("out_dir", \.out_dir),
         .int("seed", \.seed),

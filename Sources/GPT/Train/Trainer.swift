@@ -144,6 +144,7 @@ public final class Trainer {
             state.bestValLoss = start.bestValLoss
             if let saved = start.dataStream { stream.restore(saved) }
         }
+        model.activationCheckpointing = config.activation_checkpointing
         model.reserve(batchSize: config.batch_size, sequenceLength: config.block_size)
         peakFlops = try measurePeak()
         reportSetup(start: start)
@@ -156,7 +157,7 @@ public final class Trainer {
             return value
         }
         try communicator.barrier()
-        var peak = PeakFlops.measure(seconds: 0.05)
+        var peak = PeakFlops.measure(threads: threads, seconds: 0.1)
         if worldSize > 1 { peak = try communicator.allreduce(peak, op: .sum) }
         return peak
     }
