@@ -4,13 +4,14 @@
 /// The plan, one line per buffer (sizes in floats; bt = batch·seq, C = n_embd, L = n_layer):
 ///
 ///     residual      (L + 1) × bt·C     the stream entering each block, and leaving the last
-///     block         L × (15·C + 4 + H)·bt  what each block's backward reads (H: attention's
+///     block         L × (11·C + 4 + H)·bt  what each block's backward reads (H: attention's
 ///                                      log-sum-exp per head); one copy shared by every block
 ///                                      when the blocks are recomputed (activation checkpointing)
 ///     lnf           bt·(C + 2)         final LayerNorm's output, mean and 1/std
 ///     lse           bt                 each position's log-sum-exp over the vocabulary
 ///     classifier    chunkRows × V      one chunk of logits (and then their gradient)
-///     gradients     bt·12·C            branch, dResidual, dBranch, dNorm, dQKV (3C), dAttnOut, dFC (4C)
+///     gradients     bt·16·C            branch, dResidual, dBranch, dNorm, dQKV (3C), dAttnOut, dFC (4C),
+///                                      and GELU's output (4C, recomputed in backward from fcPre)
 ///     scratch       threads·(attention + 2C) + bt  attention's tiles (`Attention.scratchFloats`,
 ///                                      linear in T), LayerNorm partials, a row of ones
 ///
@@ -27,12 +28,11 @@ final class Activations {
         var attnOut: FloatPointer    // [B, T, C] heads re-assembled
         var mid: FloatPointer        // residual stream after the attention branch
         var ln2: FloatPointer, ln2Mean: FloatPointer, ln2Rstd: FloatPointer
-        var fcPre: FloatPointer      // [B, T, 4C] before GELU; then GELU's derivative there
-        var fcAct: FloatPointer      // [B, T, 4C] after GELU
+        var fcPre: FloatPointer      // [B, T, 4C] before GELU (backward recomputes GELU from it)
 
         /// Floats of one block's activations for `bt` positions.
         static func floats(positions bt: Int, channels c: Int, heads: Int) -> Int {
-            bt * (c + 2 + 3 * c + heads + c + c + c + 2 + 4 * c + 4 * c)
+            bt * (c + 2 + 3 * c + heads + c + c + c + 2 + 4 * c)
         }
     }
 
@@ -55,6 +55,8 @@ final class Activations {
     // Scratch shared by the layers.
     var branch: FloatPointer, dResidual: FloatPointer, dBranch: FloatPointer, dNorm: FloatPointer
     var dQKV: FloatPointer, dAttnOut: FloatPointer, dFC: FloatPointer
+    /// GELU's output [B, T, 4C]: mlp.c_proj's input, made by forward and again by backward.
+    var fcAct: FloatPointer
     var attentionScratch: FloatPointer, normPartials: FloatPointer, ones: FloatPointer
     let lossPartials: UnsafeMutablePointer<Double>
     let tokens: UnsafeMutablePointer<Int32>, targets: UnsafeMutablePointer<Int32>
@@ -74,10 +76,10 @@ final class Activations {
         let perBlock = Block.floats(positions: bt, channels: c, heads: h)
         let stored = (l + 1) * bt * c + copies * perBlock + bt * (c + 2) + bt
         let attentionScratchFloats = threads * Attention.scratchFloats(seq: seq, headSize: config.headSize)
-        let workspace = self.chunkRows * v + bt * (c + c + c + c + 3 * c + c + 4 * c)
+        let workspace = self.chunkRows * v + bt * (c + c + c + c + 3 * c + c + 4 * c + 4 * c)
             + attentionScratchFloats + threads * 2 * c + bt
         // Every piece is rounded up to 16 floats.
-        let pieces = (l + 1) + copies * 12 + 1 + 4 + 1 + 7 + 3
+        let pieces = (l + 1) + copies * 11 + 1 + 4 + 1 + 8 + 3
         var arena = FloatArena(capacity: stored + workspace + 16 * pieces)
         func take(_ n: Int) -> FloatPointer { arena.take(n) }
         for _ in 0...l { residual.append(take(bt * c)) }
@@ -86,7 +88,7 @@ final class Activations {
                 ln1: take(bt * c), ln1Mean: take(bt), ln1Rstd: take(bt), qkv: take(bt * 3 * c),
                 lse: take(bt * h), attnOut: take(bt * c), mid: take(bt * c),
                 ln2: take(bt * c), ln2Mean: take(bt), ln2Rstd: take(bt),
-                fcPre: take(bt * 4 * c), fcAct: take(bt * 4 * c)))
+                fcPre: take(bt * 4 * c)))
         }
         if recomputesBlocks { blocks = Array(repeating: blocks[0], count: l) }
         lnf = take(bt * c); lnfMean = take(bt); lnfRstd = take(bt)
@@ -94,7 +96,7 @@ final class Activations {
         storedFloats = arena.used
         classifier = take(self.chunkRows * v)
         branch = take(bt * c); dResidual = take(bt * c); dBranch = take(bt * c); dNorm = take(bt * c)
-        dQKV = take(bt * 3 * c); dAttnOut = take(bt * c); dFC = take(bt * 4 * c)
+        dQKV = take(bt * 3 * c); dAttnOut = take(bt * c); dFC = take(bt * 4 * c); fcAct = take(bt * 4 * c)
         attentionScratch = take(attentionScratchFloats)
         normPartials = take(threads * 2 * c)
         ones = take(bt)

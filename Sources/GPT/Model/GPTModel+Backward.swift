@@ -72,7 +72,7 @@ extension GPTModel {
             // Shared block buffers hold the last block's activations after forward; recompute
             // every other block from its saved input first.
             if a.recomputesBlocks && l < config.nLayer - 1 {
-                blockForward(l, p, params: params, attention: attention, keepsDerivatives: true)
+                blockForward(l, p, params: params, attention: attention, training: true)
             }
             blockBackward(l, p, params: params, attention: attention)
             finished(config.nLayer - l)
@@ -97,8 +97,10 @@ extension GPTModel {
             m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, base: residualBase, splitter: p.splitter)
             dBranch = UnsafePointer(a.dBranch)
         }
+        // GELU's output again, and its derivative in place of the pre-activation.
+        GELU.forward(out: a.fcAct, inp: s.fcPre, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
         linearBackward(dinp: a.dFC, dweight: grads + w.mlpProjWeight, dbias: g(w.mlpProjBias), dout: dBranch,
-                       inp: s.fcAct, weight: params + w.mlpProjWeight, rows: bt, inFeatures: 4 * c,
+                       inp: a.fcAct, weight: params + w.mlpProjWeight, rows: bt, inFeatures: 4 * c,
                        outFeatures: c, ones: a.ones)
         GELU.backward(dinout: a.dFC, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
         linearBackward(dinp: a.dNorm, dweight: grads + w.fcWeight, dbias: g(w.fcBias), dout: a.dFC,

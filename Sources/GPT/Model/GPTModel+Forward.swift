@@ -108,7 +108,7 @@ extension GPTModel {
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in 0..<config.nLayer {
             parametersNeeded?(layout.blockStart(l)..<layout.blockStart(l + 1))
-            blockForward(l, p, params: params, attention: attention, keepsDerivatives: backwardReady)
+            blockForward(l, p, params: params, attention: attention, training: backwardReady)
         }
         parametersNeeded?(layout.blockStart(config.nLayer)..<layout.count)
         parametersNeeded?(layout.tokenEmbeddingRange)
@@ -185,9 +185,9 @@ extension GPTModel {
     }
 
     /// Block `l`'s forward from `residual[l]` into its saved activations and `residual[l + 1]`;
-    /// `keepsDerivatives` keeps what only backward needs (GELU's derivative). Backward calls it
+    /// `training` runs GELU as backward will run it again (see `blockBackward`). Backward calls it
     /// again to recompute a block when the blocks share their buffers.
-    func blockForward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention, keepsDerivatives: Bool) {
+    func blockForward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention, training: Bool) {
         let c = config.nEmbd, bt = p.rows
         let w = layout.blocks[l], s = p.a.blocks[l]
         func bias(_ o: Int?) -> UnsafePointer<Float>? { o.map { UnsafePointer(params + $0) } }
@@ -206,10 +206,12 @@ extension GPTModel {
                           bias: bias(w.ln2Bias), rows: bt, columns: c, splitter: p.splitter)
         linearForward(out: s.fcPre, inp: s.ln2, weight: params + w.fcWeight, bias: bias(w.fcBias),
                       rows: bt, inFeatures: c, outFeatures: 4 * c, splitter: p.splitter)
-        // Training keeps gelu' (in place of the pre-activation, which nothing else needs).
-        GELU.forward(out: s.fcAct, inp: s.fcPre, derivative: keepsDerivatives ? s.fcPre : nil, count: bt * 4 * c,
+        // GELU's output is not kept (backward recomputes it from fcPre). Training computes it
+        // with the derivative, as backward will, so both passes see the same bits; the
+        // derivative lands in dFC, which is free until backward.
+        GELU.forward(out: p.a.fcAct, inp: s.fcPre, derivative: training ? p.a.dFC : nil, count: bt * 4 * c,
                      splitter: p.splitter)
-        residualBranch(into: out, residual: s.mid, inp: s.fcAct, weight: params + w.mlpProjWeight,
+        residualBranch(into: out, residual: s.mid, inp: p.a.fcAct, weight: params + w.mlpProjWeight,
                        bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l, p)
     }
 
