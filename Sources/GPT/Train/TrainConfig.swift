@@ -58,6 +58,15 @@ public struct TrainConfig: Equatable, Sendable {
     /// `float32`, or `bfloat16` to send gradients in half the bytes (summed in float32).
     public var grad_reduce_dtype = "float32"
 
+    // Guard against bad steps (see StepGuard).
+    /// Skip the update when the loss is more than this many standard deviations above its
+    /// running mean (0 = off; llm.c uses 3). A non-finite loss or norm is always skipped.
+    public var skip_loss_zscore = 0.0
+    /// The same for the gradient norm before clipping (0 = off).
+    public var skip_grad_zscore = 0.0
+    /// Stop the run after this many consecutive skipped updates.
+    public var max_skipped_steps = 8
+
     public init() {}
 
     /// What `init_from` asks for.
@@ -161,6 +170,9 @@ extension TrainConfig {
         .double("bucket_mb", \.bucket_mb),
         .int("zero_stage", \.zero_stage),
         .string("grad_reduce_dtype", \.grad_reduce_dtype),
+        .double("skip_loss_zscore", \.skip_loss_zscore),
+        .double("skip_grad_zscore", \.skip_grad_zscore),
+        .int("max_skipped_steps", \.max_skipped_steps),
     ]
 
     /// The setting called `name`, or nil.

@@ -61,6 +61,11 @@ extension TrainConfig {
         if WireFormat(rawValue: grad_reduce_dtype) == nil {
             throw fail("grad_reduce_dtype", "'\(grad_reduce_dtype)' must be float32 or bfloat16")
         }
+        for (key, value) in [("skip_loss_zscore", skip_loss_zscore), ("skip_grad_zscore", skip_grad_zscore)]
+        where !(value >= 0 && value.isFinite) {
+            throw fail(key, "\(value) must be a number of standard deviations, 0 or more (0 = off)")
+        }
+        try positive("max_skipped_steps", max_skipped_steps)
     }
 
     /// `gradient_accumulation_steps` counts micro-steps over all ranks, so it must split evenly.

@@ -26,15 +26,22 @@ extension Trainer {
             if config.eval_only || it >= config.max_iters { break }
 
             let stepStart = DispatchTime.now().uptimeNanoseconds
-            let (loss, stopRequested) = try step(iteration: it, lr: lr)
+            let taken = try step(iteration: it, lr: lr)
+            let loss = taken.loss, stopRequested = taken.stop
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
             window.add(seconds: seconds, tokens: config.tokensPerIteration)
             state.iteration = it + 1
             stream.endIteration()
             outcome.stepLosses.append(loss)
-            guard loss.isFinite else { throw TrainError.lossNotFinite(iteration: it, loss: loss) }
-
-            if it % config.log_interval == 0, let reporter {
+            if let reason = taken.skipped {
+                try reportSkip(iteration: it, loss: loss, gradientNorm: taken.gradientNorm, lr: lr, reason: reason,
+                               elapsed: Date().timeIntervalSince(runStart))
+                outcome.skippedSteps = stepGuard.totalSkips
+                if stepGuard.consecutiveSkips >= config.max_skipped_steps {
+                    throw TrainError.tooManySkippedSteps(iteration: it, count: stepGuard.consecutiveSkips,
+                                                         reason: reason.description)
+                }
+            } else if it % config.log_interval == 0, let reporter {
                 let rate = window.tokensPerSecond
                 let mfu = flops.mfu(tokensPerSecond: rate, peakFlops: peakFlops)
                 let remaining = Double(config.max_iters - state.iteration) * window.secondsPerStep
@@ -62,12 +69,26 @@ extension Trainer {
         return outcome
     }
 
-    /// One optimizer step: this rank's micro-batches, gradients summed over ranks, clip, AdamW.
-    /// Returns the mean loss over the step's global batch and whether any rank was asked to stop.
-    func step(iteration it: Int, lr: Double) throws -> (loss: Double, stop: Bool) {
+    /// What one optimizer step did.
+    struct StepTaken {
+        /// The mean loss over the step's global batch, and the gradient norm before clipping.
+        var loss: Double
+        var gradientNorm: Double
+        /// Why `StepGuard` skipped the update (nil: taken).
+        var skipped: StepGuard.SkipReason?
+        /// Whether any rank was asked to stop.
+        var stop: Bool
+    }
+
+    /// One optimizer step: this rank's micro-batches, gradients summed over ranks, clip, and
+    /// AdamW unless `stepGuard` skips the update (the same decision on every rank).
+    func step(iteration it: Int, lr: Double) throws -> StepTaken {
         let b = config.batch_size, t = config.block_size
         model.isTraining = true
         var lossSum = 0.0
+        var skipped: StepGuard.SkipReason?
+        let accumulation = Double(config.gradient_accumulation_steps)
+        let poisoned = poisonedSteps?.contains(it) == true && rank == worldSize - 1
         var clock = profile.start()
         let exposedBefore = exchange.exposedSeconds
         let result = try dataParallel.run(
@@ -81,15 +102,33 @@ extension Trainer {
                     model.dropoutGenerator = RandomGenerator(
                         seed: CounterSeed.dropout(seed: config.seed, step: it, microStep: rank * microStepsPerRank + a))
                 }
+                // The test hook: NaN gradients (through the loss scale) and a NaN loss.
+                if poisoned { model.lossScale = .nan }
                 lossSum += Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
+                if poisoned { lossSum = .nan }
             },
-            scalars: { [lossSum, StopRequest.isRequested ? 1 : 0] })
+            scalars: { [lossSum, StopRequest.isRequested ? 1 : 0] },
+            shouldUpdate: { norm, summed in
+                skipped = stepGuard.check(loss: summed[0] / accumulation, gradientNorm: Double(norm))
+                return skipped == nil
+            })
         // Compute (backward included) and the optimizer, less what the network made the rank wait.
         let waited = exchange.exposedSeconds - exposedBefore
         profile.add(.compute, since: &clock)
         profile.seconds[.compute, default: 0] -= waited
         profile.seconds[.exchange, default: 0] += waited
-        return (result.scalars[0] / Double(config.gradient_accumulation_steps), result.scalars[1] > 0)
+        return StepTaken(loss: result.scalars[0] / accumulation, gradientNorm: Double(result.gradientNorm),
+                         skipped: skipped, stop: result.scalars[1] > 0)
+    }
+
+    /// A skipped update: one line, and a `skip` record counting the run's skips.
+    func reportSkip(iteration it: Int, loss: Double, gradientNorm: Double, lr: Double, reason: StepGuard.SkipReason,
+                    elapsed: Double) throws {
+        guard let reporter else { return }
+        reporter.message("iteration \(it): update skipped, its \(reason) (\(stepGuard.consecutiveSkips) in a row, \(stepGuard.totalSkips) in this run; max_skipped_steps \(config.max_skipped_steps))")
+        try reporter.log(MetricsRecord(event: .skip, iter: it, loss: loss, lr: lr, tokensPerSecond: .nan, mfu: .nan,
+                                       elapsed: elapsed, gradNorm: gradientNorm, reason: reason.code,
+                                       skipped: stepGuard.totalSkips))
     }
 
     /// nanoGPT's estimate_loss on both splits, the replica check, the eval record, and a

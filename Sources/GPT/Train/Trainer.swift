@@ -13,6 +13,8 @@ public struct TrainOutcome: Sendable {
     public var stepLosses: [Double]
     /// True when a stop signal ended the run early (after saving a checkpoint).
     public var interrupted: Bool
+    /// Updates `StepGuard` skipped.
+    public var skippedSteps = 0
 }
 
 /// nanoGPT's train.py as a data-parallel loop: every rank holds a full replica that starts from
@@ -53,6 +55,11 @@ public final class Trainer {
     var peakFlops: Double = .nan
     /// Time per part of the loop (GPT_DIST_PROFILE).
     var profile = TrainProfile()
+    /// Decides before each AdamW step whether to take it (skip_loss_zscore, skip_grad_zscore).
+    var stepGuard: StepGuard
+    /// Iterations the test hook `GPT_DIST_TEST_POISON_STEP` (`N` or `N-M`) makes bad: the last
+    /// rank's loss and gradients become NaN, as from a corrupt batch.
+    let poisonedSteps: ClosedRange<Int>?
 
     var rank: Int { communicator.rank }
     var worldSize: Int { communicator.size }
@@ -126,6 +133,8 @@ public final class Trainer {
         flops = FlopsEstimate(parameters: modelConfig.parameterCount(), layers: modelConfig.nLayer,
                               heads: modelConfig.nHead, embedding: modelConfig.nEmbd, blockSize: modelConfig.blockSize)
         state = TrainingState(seed: config.seed, worldSize: size)
+        stepGuard = StepGuard(lossZScore: config.skip_loss_zscore, gradZScore: config.skip_grad_zscore)
+        poisonedSteps = Self.poisonedSteps(ProcessInfo.processInfo.environment["GPT_DIST_TEST_POISON_STEP"])
 
         // Rank 0's parameters (and moments and state on resume) everywhere.
         if let contents = start.contents {
@@ -159,6 +168,13 @@ public final class Trainer {
         var peak = PeakFlops.measure(seconds: 0.05)
         if worldSize > 1 { peak = try communicator.allreduce(peak, op: .sum) }
         return peak
+    }
+
+    /// `N` or `N-M` (inclusive) as a range of iterations; nil when unset or not that form.
+    static func poisonedSteps(_ text: String?) -> ClosedRange<Int>? {
+        guard let fields = text?.split(separator: "-", omittingEmptySubsequences: false), (1...2).contains(fields.count),
+              let first = Int(fields[0]), let last = Int(fields[fields.count - 1]), first <= last else { return nil }
+        return first...last
     }
 
     private func reportSetup(start: StartingPoint) {
