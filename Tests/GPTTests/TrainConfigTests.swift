@@ -37,7 +37,8 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(c.exchangeSettings.bucketElements, 6_250_000)
         // The step guard: only non-finite steps skipped, 8 in a row stop the run.
         XCTAssertEqual(c.skip_loss_zscore, 0); XCTAssertEqual(c.skip_grad_zscore, 0); XCTAssertEqual(c.max_skipped_steps, 8)
-        XCTAssertEqual(TrainConfig.keys.count, 35)
+        XCTAssertEqual(c.keep_last, 0)
+        XCTAssertEqual(TrainConfig.keys.count, 36)
     }
 
     func testReadsEveryType() throws {

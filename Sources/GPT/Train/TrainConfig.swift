@@ -66,6 +66,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var skip_grad_zscore = 0.0
     /// Stop the run after this many consecutive skipped updates.
     public var max_skipped_steps = 8
+    /// Keep `ckpt-<iter>.h5` of the last this many saves and `ckpt-best.h5` (0: only `ckpt.h5`).
+    public var keep_last = 0
 
     public init() {}
 
@@ -173,6 +175,7 @@ extension TrainConfig {
         .double("skip_loss_zscore", \.skip_loss_zscore),
         .double("skip_grad_zscore", \.skip_grad_zscore),
         .int("max_skipped_steps", \.max_skipped_steps),
+        .int("keep_last", \.keep_last),
     ]
 
     /// The setting called `name`, or nil.

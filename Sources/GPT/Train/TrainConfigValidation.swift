@@ -66,6 +66,7 @@ extension TrainConfig {
             throw fail(key, "\(value) must be a number of standard deviations, 0 or more (0 = off)")
         }
         try positive("max_skipped_steps", max_skipped_steps)
+        try nonNegative("keep_last", keep_last)
     }
 
     /// `gradient_accumulation_steps` counts micro-steps over all ranks, so it must split evenly.

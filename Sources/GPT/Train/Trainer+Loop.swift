@@ -150,9 +150,10 @@ extension Trainer {
         }
         if config.eval_only { return (train, val) }
         if val < state.bestValLoss || config.always_save_checkpoint {
+            let isBest = val < state.bestValLoss
             state.bestValLoss = val
             if it > 0 {
-                try save(reason: "eval")
+                try save(reason: "eval", isBest: isBest)
                 reporter?.message("saving checkpoint to \(checkpointPath)")
             }
         }
@@ -190,8 +191,8 @@ extension Trainer {
         if high != low { throw TrainError.replicasDiverged(iteration: iteration, minimum: low, maximum: high) }
     }
 
-    /// Rank 0 writes out_dir/ckpt.h5; every rank learns whether it worked.
-    func save(reason: String) throws {
+    /// Rank 0 writes out_dir/ckpt.h5 (and keeps it as keep_last asks); every rank learns whether it worked.
+    func save(reason: String, isBest: Bool = false) throws {
         var clock = profile.start()
         defer { profile.add(.checkpoint, since: &clock) }
         var status: [Int32] = [1]
@@ -208,6 +209,8 @@ extension Trainer {
                                          wroteMoments = true
                                          try moments.collect(from: optimizer, write: write)
                                      })
+                try CheckpointRetention(outDirectory: config.out_dir, keepLast: config.keep_last)
+                    .retain(iteration: state.iteration, isBest: isBest)
             } catch {
                 failure = error
                 status[0] = 0

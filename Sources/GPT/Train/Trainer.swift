@@ -179,6 +179,12 @@ public final class Trainer {
 
     private func reportSetup(start: StartingPoint) {
         guard let reporter else { return }
+        for problem in start.rejected {
+            reporter.message("passing over a checkpoint that does not verify or resume: \(problem)")
+        }
+        if !start.rejected.isEmpty, let path = start.path {
+            reporter.message("falling back to \(path), the newest checkpoint that verifies")
+        }
         let params = Double(modelConfig.parameterCount()) / 1e6
         let from: String
         switch config.initialization {
