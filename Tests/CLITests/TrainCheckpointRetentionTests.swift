@@ -52,10 +52,10 @@ final class TrainCheckpointRetentionTests: XCTestCase {
         let evals = try TrainTestData.metrics(out).filter { $0.event == "eval" && $0.iter > 0 }
         let best = try XCTUnwrap(evals.min { $0.valLoss! < $1.valLoss! })
         XCTAssertEqual(try Checkpoint.read(path: out + "/ckpt-best.h5").state?.iteration, best.iter)
-        // Without keep_last: ckpt.h5 alone.
+        // Without keep_last: ckpt.h5 and ckpt-best.h5.
         let plain = directory.appendingPathComponent("plain").path
         XCTAssertEqual(try train(plain, ["eval_interval=5"]).status, 0)
-        XCTAssertEqual(try names(plain), ["ckpt.h5"])
+        XCTAssertEqual(try names(plain), ["ckpt-best.h5", "ckpt.h5"])
     }
 
     /// A flipped bit in ckpt.h5 (and so in its hard link ckpt-20.h5): resume says so, falls back to

@@ -1,13 +1,13 @@
 import Foundation
 
-/// The checkpoints a run keeps in out_dir besides `ckpt.h5` (the newest): with `keep_last` N > 0,
-/// `ckpt-<iter>.h5` of the last N saves and `ckpt-best.h5` of the best val loss. Each is a hard
+/// The checkpoints a run keeps in out_dir besides `ckpt.h5` (the newest): `ckpt-best.h5` of the
+/// best val loss and, with `keep_last` N > 0, `ckpt-<iter>.h5` of the last N saves. Each is a hard
 /// link to the `ckpt.h5` just completed (no extra space; a copy where the file system has no hard
 /// links), published by a rename, and older `ckpt-<iter>.h5` files are deleted only after the
 /// newer one is in place. Resume reads them newest first (`resumeCandidates`).
 public struct CheckpointRetention: Sendable {
     public let outDirectory: String
-    /// How many `ckpt-<iter>.h5` to keep (0: none, and no `ckpt-best.h5`).
+    /// How many `ckpt-<iter>.h5` to keep (0: none).
     public let keepLast: Int
 
     public init(outDirectory: String, keepLast: Int) {
@@ -25,9 +25,9 @@ public struct CheckpointRetention: Sendable {
     /// After `ckpt.h5` of `iteration` is complete: keeps it as `ckpt-<iteration>.h5` (and as
     /// `ckpt-best.h5` when `isBest`), then deletes the `ckpt-<iter>.h5` beyond the last `keepLast`.
     public func retain(iteration: Int, isBest: Bool) throws {
+        if isBest { try publish(newestPath, as: bestPath) }
         guard keepLast > 0 else { return }
         try publish(newestPath, as: retainedPath(iteration: iteration))
-        if isBest { try publish(newestPath, as: bestPath) }
         for (_, old) in retained().dropFirst(keepLast) {
             guard unlink(old) == 0 || errno == ENOENT else {
                 throw CheckpointError.writeFailed(path: old, reason: "cannot delete an old checkpoint: \(String(cString: strerror(errno)))")

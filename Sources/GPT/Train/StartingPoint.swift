@@ -19,11 +19,15 @@ struct StartingPoint {
     /// On resume (rank 0): why newer checkpoints were passed over (each one line naming its file).
     var rejected: [String] = []
 
-    /// Reads the checkpoint `config.init_from` names (on rank 0) and shares what the ranks need.
-    static func agree(config: TrainConfig, communicator: any Communicator) throws -> StartingPoint {
+    /// Reads the checkpoint `config.init_from` names (on rank 0) and shares what the ranks need:
+    /// it must hold the tokenizer of the dataset (`tokenizer`), when it holds one; a run from
+    /// scratch must not replace a checkpoint in out_dir unless overwrite_checkpoint says so.
+    static func agree(config: TrainConfig, sources: ConfigSources, tokenizer: (any Tokenizer)?,
+                      communicator: any Communicator) throws -> StartingPoint {
         var start = StartingPoint()
         switch config.initialization {
         case .scratch:
+            try refuseOverwrite(config: config, sources: sources, communicator: communicator)
             return start
         case .resume:
             start.isResume = true
@@ -51,6 +55,9 @@ struct StartingPoint {
                         throw TrainError.incompatibleCheckpoint(path: path, problem: "no such checkpoint (init_from)")
                     }
                     contents = try Checkpoint.read(path: path)
+                }
+                if let tokenizer, contents.tokenizer != nil {
+                    _ = try Checkpoint.tokenizer(of: contents, path: start.path!, dataset: tokenizer, datasetPath: config.data_dir)
                 }
                 let m = contents.modelConfig
                 header = [1, Int64(m.nLayer), Int64(m.nHead), Int64(m.nEmbd), Int64(m.blockSize), Int64(m.vocabSize),
@@ -81,6 +88,20 @@ struct StartingPoint {
             start.dataStream = try TorchGenerator(state: words.map { UInt64(bitPattern: $0) })
         }
         return start
+    }
+
+    /// Rank 0 looks for out_dir/ckpt.h5 before a run from scratch would replace it; every rank
+    /// learns the answer.
+    static func refuseOverwrite(config: TrainConfig, sources: ConfigSources, communicator: any Communicator) throws {
+        guard !config.overwrite_checkpoint else { return }
+        let path = CheckpointRetention(outDirectory: config.out_dir, keepLast: 0).newestPath
+        var found: [Int32] = [communicator.rank == 0 && FileManager.default.fileExists(atPath: path) ? 1 : 0]
+        if communicator.size > 1 { try communicator.broadcast(&found, root: 0) }
+        guard found[0] == 0 else {
+            throw TrainConfigError.invalidValue(
+                source: sources.source(of: "out_dir"), key: "out_dir",
+                problem: "\(config.out_dir) already holds a checkpoint (\(path)) that this run from scratch would replace: resume it (--set init_from=resume), choose another out_dir, or set overwrite_checkpoint: true")
+        }
     }
 
     /// The first of `candidates` (ckpt.h5, then the retained ones, newest first) that exists, reads

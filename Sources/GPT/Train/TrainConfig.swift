@@ -66,8 +66,12 @@ public struct TrainConfig: Equatable, Sendable {
     public var skip_grad_zscore = 0.0
     /// Stop the run after this many consecutive skipped updates.
     public var max_skipped_steps = 8
-    /// Keep `ckpt-<iter>.h5` of the last this many saves and `ckpt-best.h5` (0: only `ckpt.h5`).
+    /// Keep `ckpt-<iter>.h5` of the last this many saves besides `ckpt.h5` and `ckpt-best.h5`.
     public var keep_last = 0
+    /// Save a resumable checkpoint every this many iterations, whatever the val loss (0: eval_interval).
+    public var checkpoint_interval = 0
+    /// Let a from-scratch run replace the checkpoint already in out_dir.
+    public var overwrite_checkpoint = false
 
     public init() {}
 
@@ -176,6 +180,8 @@ extension TrainConfig {
         .double("skip_grad_zscore", \.skip_grad_zscore),
         .int("max_skipped_steps", \.max_skipped_steps),
         .int("keep_last", \.keep_last),
+        .int("checkpoint_interval", \.checkpoint_interval),
+        .bool("overwrite_checkpoint", \.overwrite_checkpoint),
     ]
 
     /// The setting called `name`, or nil.

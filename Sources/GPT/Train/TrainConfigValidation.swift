@@ -67,6 +67,7 @@ extension TrainConfig {
         }
         try positive("max_skipped_steps", max_skipped_steps)
         try nonNegative("keep_last", keep_last)
+        try nonNegative("checkpoint_interval", checkpoint_interval)
     }
 
     /// `gradient_accumulation_steps` counts micro-steps over all ranks, so it must split evenly.

@@ -23,6 +23,10 @@ extension Trainer {
                 outcome.lastTrainLoss = train
                 outcome.lastValLoss = val
             }
+            if !config.eval_only && it > 0 && it % checkpointInterval == 0 && lastSavedIteration != it {
+                try save(reason: "interval")
+                reporter?.message("saving checkpoint to \(checkpointPath) (checkpoint_interval \(checkpointInterval))")
+            }
             if config.eval_only || it >= config.max_iters { break }
 
             let stepStart = DispatchTime.now().uptimeNanoseconds
@@ -191,7 +195,11 @@ extension Trainer {
         if high != low { throw TrainError.replicasDiverged(iteration: iteration, minimum: low, maximum: high) }
     }
 
-    /// Rank 0 writes out_dir/ckpt.h5 (and keeps it as keep_last asks); every rank learns whether it worked.
+    /// Iterations between saves whatever the val loss (checkpoint_interval, else eval_interval).
+    var checkpointInterval: Int { config.checkpoint_interval > 0 ? config.checkpoint_interval : config.eval_interval }
+
+    /// Rank 0 writes out_dir/ckpt.h5 (and ckpt-best.h5, and keeps it as keep_last asks); every
+    /// rank learns whether it worked.
     func save(reason: String, isBest: Bool = false) throws {
         var clock = profile.start()
         defer { profile.add(.checkpoint, since: &clock) }
@@ -224,6 +232,7 @@ extension Trainer {
         if status[0] == 0 {
             throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "saving \(checkpointPath)")
         }
+        lastSavedIteration = state.iteration
     }
 }
 

@@ -55,6 +55,8 @@ public final class Trainer {
     var peakFlops: Double = .nan
     /// Time per part of the loop (GPT_DIST_PROFILE).
     var profile = TrainProfile()
+    /// The iteration of the last checkpoint this run saved (every rank; -1: none).
+    var lastSavedIteration = -1
     /// Decides before each AdamW step whether to take it (skip_loss_zscore, skip_grad_zscore).
     var stepGuard: StepGuard
     /// Iterations the test hook `GPT_DIST_TEST_POISON_STEP` (`N` or `N-M`) makes bad: the last
@@ -81,7 +83,8 @@ public final class Trainer {
         loader = try TokenLoader(directory: requested.data_dir)
 
         // The starting point: rank 0 reads a checkpoint, every rank learns its shape.
-        var start = try StartingPoint.agree(config: requested, communicator: communicator)
+        var start = try StartingPoint.agree(config: requested, sources: sources, tokenizer: loader.tokenizer,
+                                            communicator: communicator)
         var config = requested
         let modelConfig: GPTConfig
         if let shape = start.modelConfig {
@@ -94,6 +97,7 @@ public final class Trainer {
                                     bias: requested.bias, dropout: requested.dropout)
         }
         start.relayout(to: modelConfig)
+        let overridden = Self.overriddenSettings(requested, by: modelConfig, sources: sources, checkpoint: start.path)
         config.n_layer = modelConfig.nLayer
         config.n_head = modelConfig.nHead
         config.n_embd = modelConfig.nEmbd
@@ -155,7 +159,23 @@ public final class Trainer {
         }
         model.reserve(batchSize: config.batch_size, sequenceLength: config.block_size)
         peakFlops = try measurePeak()
-        reportSetup(start: start)
+        reportSetup(start: start, overridden: overridden)
+    }
+
+    /// The model settings the run asked for (in its file or a `--set`) that a checkpoint's shape
+    /// replaces, each as `key: asked → used (where it was asked)`.
+    static func overriddenSettings(_ requested: TrainConfig, by shape: GPTConfig, sources: ConfigSources,
+                                   checkpoint: String?) -> [String] {
+        guard checkpoint != nil else { return [] }
+        let pairs: [(String, String, String)] = [
+            ("n_layer", "\(requested.n_layer)", "\(shape.nLayer)"), ("n_head", "\(requested.n_head)", "\(shape.nHead)"),
+            ("n_embd", "\(requested.n_embd)", "\(shape.nEmbd)"), ("block_size", "\(requested.block_size)", "\(shape.blockSize)"),
+            ("bias", "\(requested.bias)", "\(shape.bias)"),
+            ("vocab_size", requested.vocab_size.map { "\($0)" } ?? "", "\(shape.vocabSize)"),
+        ]
+        return pairs.compactMap { key, asked, used in
+            sources.isSet(key) && asked != used ? "\(key) \(asked) -> \(used) (\(sources.source(of: key)))" : nil
+        }
     }
 
     /// Every rank measures its sgemm peak at the same time; the sum is the job's peak.
@@ -177,8 +197,11 @@ public final class Trainer {
         return first...last
     }
 
-    private func reportSetup(start: StartingPoint) {
+    private func reportSetup(start: StartingPoint, overridden: [String]) {
         guard let reporter else { return }
+        if !overridden.isEmpty, let path = start.path {
+            reporter.message("the model's shape comes from \(path), not the settings: " + overridden.joined(separator: ", "))
+        }
         for problem in start.rejected {
             reporter.message("passing over a checkpoint that does not verify or resume: \(problem)")
         }
