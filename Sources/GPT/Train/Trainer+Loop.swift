@@ -14,8 +14,13 @@ extension Trainer {
                                    lastValLoss: nil, stepLosses: [], interrupted: false)
         let runStart = Date()
         var window = ThroughputWindow()
+        // The test hook GPT_DIST_TEST_DIE_AT_STEP=N: the last rank of a run from iteration 0 kills
+        // itself (SIGKILL) as it starts iteration N, as a rank lost to the OOM killer would die.
+        let dieAt = state.iteration == 0 && rank == worldSize - 1
+            ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_DIE_AT_STEP"].flatMap { Int($0) } : nil
         while true {
             let it = state.iteration
+            if it == dieAt { kill(getpid(), SIGKILL) }
             let lr = schedule.learningRate(at: it)
             stream.beginIteration()
             if it % config.eval_interval == 0 || it >= config.max_iters || config.eval_only {
