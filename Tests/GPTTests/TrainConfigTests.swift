@@ -38,8 +38,8 @@ final class TrainConfigTests: XCTestCase {
         // The step guard: only non-finite steps skipped, 8 in a row stop the run.
         XCTAssertEqual(c.skip_loss_zscore, 0); XCTAssertEqual(c.skip_grad_zscore, 0); XCTAssertEqual(c.max_skipped_steps, 8)
         XCTAssertEqual(c.keep_last, 0)
-        XCTAssertEqual(c.checkpoint_interval, 0); XCTAssertFalse(c.overwrite_checkpoint)
-        XCTAssertEqual(TrainConfig.keys.count, 38)
+        XCTAssertEqual(c.checkpoint_interval, 0); XCTAssertFalse(c.overwrite_checkpoint); XCTAssertEqual(c.collective_timeout_s, 900)
+        XCTAssertEqual(TrainConfig.keys.count, 39)
     }
 
     func testReadsEveryType() throws {

@@ -72,6 +72,9 @@ public struct TrainConfig: Equatable, Sendable {
     public var checkpoint_interval = 0
     /// Let a from-scratch run replace the checkpoint already in out_dir.
     public var overwrite_checkpoint = false
+    /// Abort the job when a rank makes no progress (a micro-step, an exchange, an evaluation, a
+    /// save) for this many seconds (0 = never).
+    public var collective_timeout_s = 900.0
 
     public init() {}
 
@@ -182,6 +185,7 @@ extension TrainConfig {
         .int("keep_last", \.keep_last),
         .int("checkpoint_interval", \.checkpoint_interval),
         .bool("overwrite_checkpoint", \.overwrite_checkpoint),
+        .double("collective_timeout_s", \.collective_timeout_s),
     ]
 
     /// The setting called `name`, or nil.

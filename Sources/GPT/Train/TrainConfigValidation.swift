@@ -68,6 +68,9 @@ extension TrainConfig {
         try positive("max_skipped_steps", max_skipped_steps)
         try nonNegative("keep_last", keep_last)
         try nonNegative("checkpoint_interval", checkpoint_interval)
+        if !(collective_timeout_s >= 0 && collective_timeout_s.isFinite) {
+            throw fail("collective_timeout_s", "\(collective_timeout_s) must be a number of seconds, 0 or more (0 = no watchdog)")
+        }
     }
 
     /// `gradient_accumulation_steps` counts micro-steps over all ranks, so it must split evenly.

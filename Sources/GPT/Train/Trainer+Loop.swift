@@ -18,9 +18,19 @@ extension Trainer {
         // itself (SIGKILL) as it starts iteration N, as a rank lost to the OOM killer would die.
         let dieAt = state.iteration == 0 && rank == worldSize - 1
             ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_DIE_AT_STEP"].flatMap { Int($0) } : nil
+        let communicator = self.communicator
+        watchdog = config.collective_timeout_s > 0
+            ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize,
+                       abort: { communicator.abort(code: 1) })
+            : nil
+        defer { watchdog?.stop() }
+        // The test hook GPT_DIST_TEST_STALL_AT_STEP=N: the last rank stops as iteration N starts.
+        let stallAt = rank == worldSize - 1 ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_STALL_AT_STEP"].flatMap { Int($0) } : nil
         while true {
             let it = state.iteration
             if it == dieAt { kill(getpid(), SIGKILL) }
+            watchdog?.enter("the start", iteration: it)
+            if it == stallAt { Thread.sleep(forTimeInterval: 1e6) }
             let lr = schedule.learningRate(at: it)
             stream.beginIteration()
             if it % config.eval_interval == 0 || it >= config.max_iters || config.eval_only {
@@ -104,6 +114,7 @@ extension Trainer {
             microSteps: microStepsPerRank, lossScale: 1 / Float(config.gradient_accumulation_steps),
             learningRate: Float(lr), maxGradNorm: Float(config.grad_clip),
             microStep: { a in
+                watchdog?.enter("micro-step \(a + 1) of \(microStepsPerRank) (forward, backward, the gradient exchange)", iteration: it)
                 try stream.trainingBatch(rank: rank, microStep: a, inputs: &inputs, targets: &targets)
                 profile.add(.data, since: &clock)
                 if config.dropout > 0 {
@@ -116,7 +127,10 @@ extension Trainer {
                 lossSum += Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
                 if poisoned { lossSum = .nan }
             },
-            scalars: { [lossSum, StopRequest.isRequested ? 1 : 0] },
+            scalars: {
+                watchdog?.enter("the wait for the step's gradient sums and norm", iteration: it)
+                return [lossSum, StopRequest.isRequested ? 1 : 0]
+            },
             shouldUpdate: { norm, summed in
                 skipped = stepGuard.check(loss: summed[0] / accumulation, gradientNorm: Double(norm))
                 return skipped == nil
@@ -184,6 +198,7 @@ extension Trainer {
         stream.drawEvaluation(split)
         var losses = [Double](repeating: 0, count: config.eval_iters)
         for k in 0..<config.eval_iters {
+            watchdog?.enter("evaluation batch \(k + 1) of \(config.eval_iters) (\(split))", iteration: state.iteration)
             try stream.evaluationBatch(k, rank: rank, inputs: &inputs, targets: &targets)
             losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
         }
@@ -210,6 +225,7 @@ extension Trainer {
         defer { profile.add(.checkpoint, since: &clock) }
         var status: [Int32] = [1]
         var failure: Error?
+        watchdog?.enter("saving the checkpoint", iteration: state.iteration)
         try exchange.finishParameters()
         let moments = MomentShards(exchange: exchange, communicator: communicator), optimizer = self.optimizer
         if rank == 0 {

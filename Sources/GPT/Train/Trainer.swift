@@ -55,6 +55,8 @@ public final class Trainer {
     var peakFlops: Double = .nan
     /// Time per part of the loop (GPT_DIST_PROFILE).
     var profile = TrainProfile()
+    /// Aborts the job when this rank stops making progress (collective_timeout_s), during `run`.
+    var watchdog: Watchdog?
     /// The iteration of the last checkpoint this run saved (every rank; -1: none).
     var lastSavedIteration = -1
     /// Decides before each AdamW step whether to take it (skip_loss_zscore, skip_grad_zscore).
