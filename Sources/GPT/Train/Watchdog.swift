@@ -16,16 +16,15 @@ final class Watchdog {
     private var iteration = 0
     private var since = DispatchTime.now().uptimeNanoseconds
     private var stopped = false
-    private var thread: Thread?
 
     init(timeout: Double, rank: Int, worldSize: Int, abort: @escaping () -> Never) {
         self.timeout = timeout
         self.rank = rank
         self.worldSize = worldSize
         self.abort = abort
-        let thread = Thread { [unowned self] in self.watch() }
+        // The thread keeps the watchdog alive until `stop` ends it.
+        let thread = Thread { self.watch() }
         thread.name = "gpt-dist watchdog"
-        self.thread = thread
         thread.start()
     }
 
