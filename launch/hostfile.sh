@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Data-parallel training over several machines listed in an Open MPI hostfile.
 #
-#   launch/hostfile.sh HOSTFILE NP CONFIG [--set key=value]...
+#   launch/hostfile.sh [--max-restarts N] HOSTFILE NP CONFIG [--set key=value]...
+#
+# --max-restarts N (default 0): after a failed run, start it again from the newest checkpoint,
+# at most N times (see launch/restarts.sh).
 #
 # HOSTFILE lines look like `node1 slots=8` (one slot per rank; make slots the cores you give
 # gpt-dist on that node). Every node needs the same checkout at the same path, a release build
@@ -14,16 +17,20 @@
 # losses as `launch/local.sh 2` and srun for the same config.
 set -euo pipefail
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/launch/restarts.sh"
+take_restart_option "$@"
+set -- "${args[@]}"
 if [[ $# -lt 3 ]]; then
-    echo "usage: launch/hostfile.sh HOSTFILE NP CONFIG [--set key=value]..." >&2
+    echo "usage: launch/hostfile.sh [--max-restarts N] HOSTFILE NP CONFIG [--set key=value]..." >&2
     exit 2
 fi
 hostfile="$1"; np="$2"; config="$3"; shift 3
+args=("$@")
 [[ -f "$hostfile" ]] || { echo "launch/hostfile.sh: $hostfile: no such hostfile" >&2; exit 2; }
 [[ "$np" =~ ^[1-9][0-9]*$ ]] || { echo "launch/hostfile.sh: NP must be a positive integer, got '$np'" >&2; exit 2; }
 [[ -f "$config" ]] || { echo "launch/hostfile.sh: $config: no such config file" >&2; exit 2; }
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${GPT_DIST:-$root/.build/release/gpt-dist}"
 [[ -x "$bin" ]] || { echo "launch/hostfile.sh: $bin not built (swift build -c release)" >&2; exit 1; }
 
@@ -36,7 +43,5 @@ forward=(-x PATH)
 [[ -n "${LD_LIBRARY_PATH:-}" ]] && forward+=(-x LD_LIBRARY_PATH)
 
 # shellcheck disable=SC2086
-set -x
-exec mpirun --hostfile "$hostfile" -np "$np" --map-by core --bind-to core \
-    "${forward[@]}" ${MPIRUN_ARGS:-} \
-    --wdir "$PWD" "$bin" train --config "$config" "$@"
+run_with_restarts "$bin" "$config" -- mpirun --hostfile "$hostfile" -np "$np" --map-by core --bind-to core \
+    "${forward[@]}" ${MPIRUN_ARGS:-} --wdir "$PWD"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Data-parallel training on this machine: NP ranks under mpirun, each a full replica.
 #
-#   launch/local.sh NP CONFIG [--set key=value]...
+#   launch/local.sh [--max-restarts N] NP CONFIG [--set key=value]...
+#
+# --max-restarts N (default 0): after a failed run, start it again from the newest checkpoint,
+# at most N times (see launch/restarts.sh; RESTART_DELAY seconds between, default 10).
 #
 # Placement: when NP divides the cores, each rank is bound to its own cores/NP cores
 # (--map-by slot:PE=k --bind-to core); with NP = cores that is one core and one thread per rank.
@@ -14,11 +17,16 @@
 # GPT_DIST overrides the executable (default: .build/release/gpt-dist, built if missing).
 set -euo pipefail
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$root/launch/restarts.sh"
+take_restart_option "$@"
+set -- "${args[@]}"
 if [[ $# -lt 2 ]]; then
-    echo "usage: launch/local.sh NP CONFIG [--set key=value]..." >&2
+    echo "usage: launch/local.sh [--max-restarts N] NP CONFIG [--set key=value]..." >&2
     exit 2
 fi
 np="$1"; config="$2"; shift 2
+args=("$@")
 if ! [[ "$np" =~ ^[1-9][0-9]*$ ]]; then
     echo "launch/local.sh: NP must be a positive integer, got '$np'" >&2
     exit 2
@@ -28,7 +36,6 @@ if [[ ! -f "$config" ]]; then
     exit 2
 fi
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="${GPT_DIST:-$root/.build/release/gpt-dist}"
 if [[ ! -x "$bin" ]]; then
     echo "launch/local.sh: building $bin (swift build -c release)" >&2
@@ -51,5 +58,4 @@ if [[ "$(id -u)" == 0 ]]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
-set -x
-exec mpirun -np "$np" "${placement[@]}" "$bin" train --config "$config" "$@"
+run_with_restarts "$bin" "$config" -- mpirun -np "$np" "${placement[@]}"

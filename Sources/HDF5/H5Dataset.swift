@@ -60,6 +60,21 @@ public final class H5Dataset: H5Object, @unchecked Sendable {
         }
     }
 
+    /// Whether the dataset carries the Fletcher-32 checksum filter (see ``H5File/checksumsDatasets``).
+    public var isChecksummed: Bool {
+        get throws {
+            try withHDF5 {
+                let creation = H5Dget_create_plist(try liveID())
+                guard creation >= 0 else {
+                    throw HDF5Error.readFailed(file: filePath, object: path, reason: reason("cannot get creation properties"))
+                }
+                defer { _ = H5Pclose(creation) }
+                var flags: UInt32 = 0, count = 0
+                return H5Pget_filter_by_id2(creation, H5Z_filter_t(H5Z_FILTER_FLETCHER32), &flags, &count, nil, 0, nil, nil) >= 0
+            }
+        }
+    }
+
     /// Throws ``HDF5Error/wrongElementType`` unless the stored element type is `expected`.
     public func requireElementType(_ expected: HDF5ElementType) throws {
         let found = try elementType

@@ -23,15 +23,21 @@ public final class H5File: H5Group, @unchecked Sendable {
 
     /// Whether the file was opened read-only.
     public let isReadOnly: Bool
+    /// Whether datasets created in this file carry HDF5's Fletcher-32 checksum filter (each chunk
+    /// checked by the library when it is read; h5py reads them as any other). Always-empty and
+    /// scalar datasets, which have no chunks, carry none.
+    public let checksumsDatasets: Bool
 
-    private init(id: hid_t, filePath: String, readOnly: Bool) {
+    private init(id: hid_t, filePath: String, readOnly: Bool, checksumsDatasets: Bool = false) {
         self.isReadOnly = readOnly
+        self.checksumsDatasets = checksumsDatasets
         super.init(id: id, kind: .file, filePath: filePath, path: "/", owner: nil)
     }
 
     /// Creates a new file at `path`, replacing an existing one unless `mode` is
-    /// ``CreateMode/failIfExists``.
-    public static func create(at path: String, mode: CreateMode = .truncate) throws -> H5File {
+    /// ``CreateMode/failIfExists``; with `checksums`, every dataset created in it carries a
+    /// Fletcher-32 checksum (``checksumsDatasets``).
+    public static func create(at path: String, mode: CreateMode = .truncate, checksums: Bool = false) throws -> H5File {
         try withHDF5 {
             if mode == .failIfExists, FileManager.default.fileExists(atPath: path) {
                 throw HDF5Error.fileExists(file: path)
@@ -52,7 +58,7 @@ public final class H5File: H5Group, @unchecked Sendable {
                 }
                 throw HDF5Error.cannotOpenFile(file: path, reason: reason)
             }
-            return H5File(id: id, filePath: path, readOnly: false)
+            return H5File(id: id, filePath: path, readOnly: false, checksumsDatasets: checksums)
         }
     }
 

@@ -74,12 +74,14 @@ extension H5Group {
             let resizable = maxShape.map { zip(shape, $0).contains { size, limit in limit != size } } ?? false
             var chunkShape = chunks
             var deflateLevel = deflateLevel
-            if chunkShape == nil, resizable || deflateLevel != nil {
+            var checksum = file.checksumsDatasets && !shape.isEmpty
+            if chunkShape == nil, resizable || deflateLevel != nil || checksum {
                 let fixedEmpty = shape.indices.contains { shape[$0] == 0 && (maxShape?[$0] ?? (maxShape == nil ? 0 : nil)) == 0 }
                 if fixedEmpty {
                     // Always empty: HDF5 cannot chunk a fixed zero-length dimension, nor is there
-                    // anything to compress.
+                    // anything to compress or check.
                     deflateLevel = nil
+                    checksum = false
                 } else {
                     chunkShape = Self.defaultChunks(shape: shape, maxShape: maxShape,
                                                     elementSize: elementType.byteCount ?? 1)
@@ -120,6 +122,11 @@ extension H5Group {
             if let level = deflateLevel {
                 guard H5Pset_deflate(creation, UInt32(level)) >= 0 else {
                     throw HDF5Error.writeFailed(file: filePath, object: target, reason: reason("cannot set deflate"))
+                }
+            }
+            if checksum {
+                guard H5Pset_fletcher32(creation) >= 0 else {
+                    throw HDF5Error.writeFailed(file: filePath, object: target, reason: reason("cannot set the Fletcher-32 filter"))
                 }
             }
             let linkCreation = try intermediateGroupLinkList(target)

@@ -23,5 +23,15 @@ func takeHDF5StackMessage() -> String? {
                      Unmanaged.passUnretained(message).toOpaque())
     }
     _ = H5Eclear2(chdf5_e_default())
-    return message.text
+    return message.text.map(systemErrorOnly)
+}
+
+/// HDF5's description of a failed write(2) spans lines (`file write failed: time = ...,
+/// filename = ..., errno = 28, error message = 'No space left on device', ...`): the one part
+/// that matters, the system's message, kept on one line.
+private func systemErrorOnly(_ text: String) -> String {
+    guard let start = text.range(of: "error message = '"),
+          let end = text[start.upperBound...].firstIndex(of: "'") else { return text }
+    let head = text[..<(text.firstIndex(of: ":") ?? start.lowerBound)]
+    return "\(head): \(text[start.upperBound..<end])"
 }

@@ -59,7 +59,11 @@ public enum HDF5Library {
     private static let lock = NSRecursiveLock()
 
     /// Evaluated once, under the lock, before any other call into HDF5.
+    /// The library is not closed at exit: after a write that failed for lack of space, HDF5 1.10's
+    /// own exit handler crashes closing the file it could not close (this layer closes every
+    /// file it opens, so nothing is left to flush then).
     private static let initialised: Void = {
+        _ = H5dont_atexit()
         _ = H5open()
         _ = H5Eset_auto2(chdf5_e_default(), nil, nil)
     }()

@@ -60,7 +60,8 @@ struct Train: ParsableCommand {
             let outcome = try trainer.run()
             if rank == 0 {
                 let best = outcome.bestValLoss < 1e9 ? String(format: "%.4f", outcome.bestValLoss) : "none"
-                print("\(outcome.interrupted ? "stopped" : "done"): \(outcome.iteration) iterations, best val loss \(best), out_dir \(settings.out_dir)")
+                let skips = outcome.skippedSteps == 0 ? "" : ", \(outcome.skippedSteps) update\(outcome.skippedSteps == 1 ? "" : "s") skipped"
+                print("\(outcome.interrupted ? "stopped" : "done"): \(outcome.iteration) iterations, best val loss \(best)\(skips), out_dir \(settings.out_dir)")
             }
             World.finalize()
         } catch {

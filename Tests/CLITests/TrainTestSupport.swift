@@ -90,7 +90,7 @@ enum TrainTestData {
         return try text.split(separator: "\n").map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             return Record(event: object["event"] as! String, iter: (object["iter"] as! NSNumber).intValue,
-                          loss: (object["loss"] as! NSNumber).doubleValue,
+                          loss: (object["loss"] as? NSNumber)?.doubleValue ?? .nan,
                           valLoss: (object["val_loss"] as? NSNumber)?.doubleValue)
         }
     }

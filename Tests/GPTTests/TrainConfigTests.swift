@@ -35,7 +35,11 @@ final class TrainConfigTests: XCTestCase {
         // The exchange: PyTorch DDP's 25 MB buckets, ZeRO stage 1, float32 on the wire.
         XCTAssertEqual(c.bucket_mb, 25); XCTAssertEqual(c.zero_stage, 1); XCTAssertEqual(c.grad_reduce_dtype, "float32")
         XCTAssertEqual(c.exchangeSettings.bucketElements, 6_250_000)
-        XCTAssertEqual(TrainConfig.keys.count, 33)
+        // The step guard: only non-finite steps skipped, 8 in a row stop the run.
+        XCTAssertEqual(c.skip_loss_zscore, 0); XCTAssertEqual(c.skip_grad_zscore, 0); XCTAssertEqual(c.max_skipped_steps, 8)
+        XCTAssertEqual(c.keep_last, 0)
+        XCTAssertEqual(c.checkpoint_interval, 0); XCTAssertFalse(c.overwrite_checkpoint); XCTAssertEqual(c.collective_timeout_s, 900)
+        XCTAssertEqual(TrainConfig.keys.count, 40)
     }
 
     func testReadsEveryType() throws {
@@ -96,6 +100,9 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(message { try parse("zero_stage: 2") }, "configs/x.yaml:1: zero_stage: 2 must be 0 or 1")
         XCTAssertEqual(message { try parse("grad_reduce_dtype: fp16") },
                        "configs/x.yaml:1: grad_reduce_dtype: 'fp16' must be float32 or bfloat16")
+        XCTAssertEqual(message { try parse("skip_loss_zscore: -3") },
+                       "configs/x.yaml:1: skip_loss_zscore: -3.0 must be a number of standard deviations, 0 or more (0 = off)")
+        XCTAssertEqual(message { try parse("max_skipped_steps: 0") }, "configs/x.yaml:1: max_skipped_steps: 0 must be at least 1")
         // A default that becomes impossible through another key names the line of that key.
         XCTAssertEqual(message { try parse("n_head: 5") }, "configs/x.yaml:1: n_embd: 768 is not divisible by n_head 5")
     }

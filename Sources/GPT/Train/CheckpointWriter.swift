@@ -32,7 +32,7 @@ extension Checkpoint {
             if !directory.isEmpty {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             }
-            let file = try H5File.create(at: temporary, mode: .truncate)
+            let file = try H5File.create(at: temporary, mode: .truncate, checksums: true)
             try file.setAttribute("format", format)
             try file.setAttribute("format_version", formatVersion)
             try writeTensors(parameters, layout: layout, into: file.createGroup("model"))

@@ -11,10 +11,12 @@ public final class DataParallelStep {
     public let optimizer: AdamW
     public let exchange: GradientExchange
 
-    /// What a step returns: the norm before clipping and the caller's scalars summed over ranks.
+    /// What a step returns: the norm before clipping, the caller's scalars summed over ranks,
+    /// and whether the update was taken.
     public struct Result {
         public var gradientNorm: Float
         public var scalars: [Double]
+        public var updated: Bool
     }
 
     public init(model: GPTModel, communicator: any Communicator, settings: GradientExchange.Settings,
@@ -28,9 +30,12 @@ public final class DataParallelStep {
     /// Zeroes the gradients, runs `microStep(a)` (a forward pass with targets) then backward, at
     /// `lossScale` (the model's), for each of `microSteps` micro-batches, reduces, clips to `maxGradNorm` (0 =
     /// off) and updates at `learningRate`. `scalars()` is read after the last micro-step and
-    /// summed over ranks with the norm.
+    /// summed over ranks with the norm. `shouldUpdate(norm, summed scalars)` (the same values on
+    /// every rank, so every rank decides alike) can skip the update: the parameters and the
+    /// moments then stay as they were.
     public func run(microSteps: Int, lossScale: Float, learningRate: Float, maxGradNorm: Float,
-                    microStep: (Int) throws -> Void, scalars: () -> [Double]) throws -> Result {
+                    microStep: (Int) throws -> Void, scalars: () -> [Double],
+                    shouldUpdate: (Float, [Double]) -> Bool = { _, _ in true }) throws -> Result {
         model.zeroGradients()
         model.lossScale = lossScale
         for a in 0..<microSteps {
@@ -43,10 +48,12 @@ public final class DataParallelStep {
         }
         var summed = scalars()
         let norm = try exchange.finishGradients(of: model, scalars: &summed)
+        // This step's forward waited for every parameter, so nothing is in flight when skipping.
+        guard shouldUpdate(norm, summed) else { return Result(gradientNorm: norm, scalars: summed, updated: false) }
         optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
                        learningRate: learningRate,
                        gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm))
         try exchange.gatherParameters(of: model)
-        return Result(gradientNorm: norm, scalars: summed)
+        return Result(gradientNorm: norm, scalars: summed, updated: true)
     }
 }

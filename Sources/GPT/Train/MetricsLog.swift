@@ -17,35 +17,47 @@ public enum MetricsError: Error, CustomStringConvertible, LocalizedError {
 }
 
 /// `out_dir/metrics.jsonl`: one JSON object per line, appended and flushed as each arrives so a
-/// crashed or interrupted run keeps everything logged up to then.
+/// crashed or interrupted run keeps everything logged up to then. The file is created with the
+/// first record, so a run that fails before logging anything leaves none behind.
 public final class MetricsLog {
     public let path: String
-    private let handle: FileHandle
+    private var handle: FileHandle?
 
-    /// Opens (creating if needed) `path` for appending.
+    /// A log appending to `path` (created, if need be, by the first `append`); throws now when
+    /// its folder is not writable.
     public init(path: String) throws {
         self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        guard access(directory.isEmpty ? "." : directory, W_OK) == 0 else {
+            throw MetricsError.cannotOpen(path: path, reason: "its folder is not writable")
+        }
+    }
+
+    deinit { try? handle?.close() }
+
+    /// Appends one record as one line (a single write, straight to the file).
+    public func append(_ record: MetricsRecord) throws {
+        let handle = try openedHandle()
+        do { try handle.write(contentsOf: Data((record.jsonLine + "\n").utf8)) } catch {
+            throw MetricsError.cannotWrite(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    private func openedHandle() throws -> FileHandle {
+        if let handle { return handle }
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
                 throw MetricsError.cannotOpen(path: path, reason: "cannot create the file")
             }
         }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
+        guard let opened = FileHandle(forWritingAtPath: path) else {
             throw MetricsError.cannotOpen(path: path, reason: "not writable")
         }
-        self.handle = handle
-        do { try handle.seekToEnd() } catch {
+        do { try opened.seekToEnd() } catch {
             throw MetricsError.cannotOpen(path: path, reason: error.localizedDescription)
         }
-    }
-
-    deinit { try? handle.close() }
-
-    /// Appends one record as one line (a single write, straight to the file).
-    public func append(_ record: MetricsRecord) throws {
-        do { try handle.write(contentsOf: Data((record.jsonLine + "\n").utf8)) } catch {
-            throw MetricsError.cannotWrite(path: path, reason: error.localizedDescription)
-        }
+        handle = opened
+        return opened
     }
 
     /// Every record of the file at `path`, in order. Lines that are not records (a line cut short

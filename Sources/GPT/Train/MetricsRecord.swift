@@ -1,9 +1,10 @@
 import Foundation
 
 /// One line of `out_dir/metrics.jsonl`: a log interval (`event: "train"`) or an evaluation
-/// (`event: "eval"`, with `val_loss` and `loss` the train-split estimate).
+/// (`event: "eval"`, with `val_loss` and `loss` the train-split estimate), or a skipped update
+/// (`event: "skip"`, with `grad_norm`, `reason` and `skipped`, the skips of the run so far).
 public struct MetricsRecord: Equatable, Sendable {
-    public enum Event: String, Sendable { case train, eval }
+    public enum Event: String, Sendable { case train, eval, skip }
 
     public var event: Event
     public var iter: Int
@@ -14,9 +15,14 @@ public struct MetricsRecord: Equatable, Sendable {
     public var mfu: Double
     /// Seconds since the run (this process) started.
     public var elapsed: Double
+    /// Of a skipped update: the gradient norm, why (`StepGuard.SkipReason.code`), and the skips so far.
+    public var gradNorm: Double?
+    public var reason: String?
+    public var skipped: Int?
 
     public init(event: Event, iter: Int, loss: Double, valLoss: Double? = nil, lr: Double,
-                tokensPerSecond: Double, mfu: Double, elapsed: Double) {
+                tokensPerSecond: Double, mfu: Double, elapsed: Double,
+                gradNorm: Double? = nil, reason: String? = nil, skipped: Int? = nil) {
         self.event = event
         self.iter = iter
         self.loss = loss
@@ -25,12 +31,19 @@ public struct MetricsRecord: Equatable, Sendable {
         self.tokensPerSecond = tokensPerSecond
         self.mfu = mfu
         self.elapsed = elapsed
+        self.gradNorm = gradNorm
+        self.reason = reason
+        self.skipped = skipped
     }
 
     /// The record as one JSON object, keys in a fixed order (no newline).
     public var jsonLine: String {
         var fields = ["\"event\":\"\(event.rawValue)\"", "\"iter\":\(iter)", "\"loss\":\(json(loss))"]
         if let valLoss { fields.append("\"val_loss\":\(json(valLoss))") }
+        if let gradNorm { fields.append("\"grad_norm\":\(json(gradNorm))") }
+        // Reasons are fixed identifiers (no characters JSON would escape).
+        if let reason { fields.append("\"reason\":\"\(reason)\"") }
+        if let skipped { fields.append("\"skipped\":\(skipped)") }
         fields += ["\"lr\":\(json(lr))", "\"tokens_per_sec\":\(json(tokensPerSecond))",
                    "\"mfu\":\(json(mfu))", "\"elapsed\":\(json(elapsed))"]
         return "{" + fields.joined(separator: ",") + "}"
@@ -45,7 +58,9 @@ public struct MetricsRecord: Equatable, Sendable {
         let event = (object["event"] as? String).flatMap(Event.init(rawValue:)) ?? (object["val_loss"] != nil ? .eval : .train)
         self.init(event: event, iter: iter, loss: number("loss") ?? .nan, valLoss: number("val_loss"),
                   lr: number("lr") ?? .nan, tokensPerSecond: number("tokens_per_sec") ?? .nan,
-                  mfu: number("mfu") ?? .nan, elapsed: number("elapsed") ?? .nan)
+                  mfu: number("mfu") ?? .nan, elapsed: number("elapsed") ?? .nan,
+                  gradNorm: object["grad_norm"] == nil ? nil : number("grad_norm") ?? .nan,
+                  reason: object["reason"] as? String, skipped: (object["skipped"] as? NSNumber)?.intValue)
     }
 }
 

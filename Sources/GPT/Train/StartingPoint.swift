@@ -16,12 +16,18 @@ struct StartingPoint {
     var bestValLoss = 1e9
     /// On resume, the batch generator where the checkpoint's iteration starts (every rank).
     var dataStream: TorchGenerator?
+    /// On resume (rank 0): why newer checkpoints were passed over (each one line naming its file).
+    var rejected: [String] = []
 
-    /// Reads the checkpoint `config.init_from` names (on rank 0) and shares what the ranks need.
-    static func agree(config: TrainConfig, communicator: any Communicator) throws -> StartingPoint {
+    /// Reads the checkpoint `config.init_from` names (on rank 0) and shares what the ranks need:
+    /// it must hold the tokenizer of the dataset (`tokenizer`), when it holds one; a run from
+    /// scratch must not replace a checkpoint in out_dir unless overwrite_checkpoint says so.
+    static func agree(config: TrainConfig, sources: ConfigSources, tokenizer: (any Tokenizer)?,
+                      communicator: any Communicator) throws -> StartingPoint {
         var start = StartingPoint()
         switch config.initialization {
         case .scratch:
+            try refuseOverwrite(config: config, sources: sources, communicator: communicator)
             return start
         case .resume:
             start.isResume = true
@@ -29,29 +35,32 @@ struct StartingPoint {
         case .checkpoint(let path):
             start.path = path
         }
-        let path = start.path!
         // [status, n_layer, n_head, n_embd, block_size, vocab_size, bias, iteration, optimizer steps, best val bits]
         var header = [Int64](repeating: 0, count: 10)
         var failure: Error?
         if communicator.rank == 0 {
             do {
-                guard FileManager.default.fileExists(atPath: path) else {
-                    throw TrainError.incompatibleCheckpoint(
-                        path: path, problem: start.isResume ? "no checkpoint to resume (init_from: resume reads out_dir/ckpt.h5)" : "no such checkpoint (init_from)")
-                }
-                // A Hugging Face GPT-2 directory is imported on the fly (init_from: HF_DIR).
-                let contents = HuggingFaceImport.isModelDirectory(path) && !start.isResume
-                    ? try HuggingFaceImport.read(directory: path, dropout: config.dropout).contents
-                    : try Checkpoint.read(path: path)
+                let contents: CheckpointContents
                 if start.isResume {
-                    guard contents.optimizer != nil, let state = contents.state, state.dataStream != nil else {
-                        throw TrainError.incompatibleCheckpoint(
-                            path: path, problem: "has no /optimizer, /state or /state/data_stream, so it cannot be resumed exactly; fine-tune from it instead (init_from: \(path))")
-                    }
+                    (start.path, contents, start.rejected) = try newestResumable(
+                        CheckpointRetention(outDirectory: config.out_dir, keepLast: config.keep_last).resumeCandidates)
+                    let state = contents.state!
                     start.dataStream = state.dataStream
                     start.iteration = state.iteration
                     start.bestValLoss = state.bestValLoss
                     start.optimizerSteps = contents.optimizer!.stepCount
+                } else {
+                    let path = start.path!
+                    guard FileManager.default.fileExists(atPath: path) else {
+                        throw TrainError.incompatibleCheckpoint(path: path, problem: "no such checkpoint (init_from)")
+                    }
+                    // A Hugging Face GPT-2 directory is imported on the fly (init_from: HF_DIR).
+                    contents = HuggingFaceImport.isModelDirectory(path)
+                        ? try HuggingFaceImport.read(directory: path, dropout: config.dropout).contents
+                        : try Checkpoint.read(path: path)
+                }
+                if let tokenizer, contents.tokenizer != nil {
+                    _ = try Checkpoint.tokenizer(of: contents, path: start.path!, dataset: tokenizer, datasetPath: config.data_dir)
                 }
                 let m = contents.modelConfig
                 header = [1, Int64(m.nLayer), Int64(m.nHead), Int64(m.nEmbd), Int64(m.blockSize), Int64(m.vocabSize),
@@ -67,7 +76,7 @@ struct StartingPoint {
             try header.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
         }
         if header[0] < 0 {
-            throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "reading \(path)")
+            throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "reading \(start.path!)")
         }
         start.modelConfig = GPTConfig(nLayer: Int(header[1]), nHead: Int(header[2]), nEmbd: Int(header[3]),
                                       blockSize: Int(header[4]), vocabSize: Int(header[5]), bias: header[6] != 0,
@@ -82,6 +91,45 @@ struct StartingPoint {
             start.dataStream = try TorchGenerator(state: words.map { UInt64(bitPattern: $0) })
         }
         return start
+    }
+
+    /// Rank 0 looks for out_dir/ckpt.h5 before a run from scratch would replace it; every rank
+    /// learns the answer.
+    static func refuseOverwrite(config: TrainConfig, sources: ConfigSources, communicator: any Communicator) throws {
+        guard !config.overwrite_checkpoint else { return }
+        let path = CheckpointRetention(outDirectory: config.out_dir, keepLast: 0).newestPath
+        var found: [Int32] = [communicator.rank == 0 && FileManager.default.fileExists(atPath: path) ? 1 : 0]
+        if communicator.size > 1 { try communicator.broadcast(&found, root: 0) }
+        guard found[0] == 0 else {
+            throw TrainConfigError.invalidValue(
+                source: sources.source(of: "out_dir"), key: "out_dir",
+                problem: "\(config.out_dir) already holds a checkpoint (\(path)) that this run from scratch would replace: resume it (--set init_from=resume), choose another out_dir, or set overwrite_checkpoint: true")
+        }
+    }
+
+    /// The first of `candidates` (ckpt.h5, then the retained ones, newest first) that exists, reads
+    /// and verifies (every dataset's checksum) and can be resumed exactly, with why each one
+    /// before it was passed over. None: the first candidate's problem.
+    static func newestResumable(_ candidates: [String]) throws -> (String, CheckpointContents, [String]) {
+        var rejected: [String] = [], firstFailure: Error?
+        for path in candidates {
+            do {
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw TrainError.incompatibleCheckpoint(
+                        path: path, problem: "no checkpoint to resume (init_from: resume reads out_dir/ckpt.h5)")
+                }
+                let contents = try Checkpoint.read(path: path)
+                guard contents.optimizer != nil, let state = contents.state, state.dataStream != nil else {
+                    throw TrainError.incompatibleCheckpoint(
+                        path: path, problem: "has no /optimizer, /state or /state/data_stream, so it cannot be resumed exactly; fine-tune from it instead (init_from: \(path))")
+                }
+                return (path, contents, rejected)
+            } catch {
+                firstFailure = firstFailure ?? error
+                rejected.append("\(error)")
+            }
+        }
+        throw firstFailure!
     }
 
     /// The model shape of the run: the checkpoint's, with the run's dropout; fine-tuning may crop

@@ -64,6 +64,24 @@ public struct TrainConfig: Equatable, Sendable {
     /// `float32`, or `bfloat16` to send gradients in half the bytes (summed in float32).
     public var grad_reduce_dtype = "float32"
 
+    // Guard against bad steps (see StepGuard).
+    /// Skip the update when the loss is more than this many standard deviations above its
+    /// running mean (0 = off; llm.c uses 3). A non-finite loss or norm is always skipped.
+    public var skip_loss_zscore = 0.0
+    /// The same for the gradient norm before clipping (0 = off).
+    public var skip_grad_zscore = 0.0
+    /// Stop the run after this many consecutive skipped updates.
+    public var max_skipped_steps = 8
+    /// Keep `ckpt-<iter>.h5` of the last this many saves besides `ckpt.h5` and `ckpt-best.h5`.
+    public var keep_last = 0
+    /// Save a resumable checkpoint every this many iterations, whatever the val loss (0: eval_interval).
+    public var checkpoint_interval = 0
+    /// Let a from-scratch run replace the checkpoint already in out_dir.
+    public var overwrite_checkpoint = false
+    /// Abort the job when a rank makes no progress (a micro-step, an exchange, an evaluation, a
+    /// save) for this many seconds (0 = never).
+    public var collective_timeout_s = 900.0
+
     public init() {}
 
     /// What `init_from` asks for.
@@ -168,6 +186,13 @@ extension TrainConfig {
         .double("bucket_mb", \.bucket_mb),
         .int("zero_stage", \.zero_stage),
         .string("grad_reduce_dtype", \.grad_reduce_dtype),
+        .double("skip_loss_zscore", \.skip_loss_zscore),
+        .double("skip_grad_zscore", \.skip_grad_zscore),
+        .int("max_skipped_steps", \.max_skipped_steps),
+        .int("keep_last", \.keep_last),
+        .int("checkpoint_interval", \.checkpoint_interval),
+        .bool("overwrite_checkpoint", \.overwrite_checkpoint),
+        .double("collective_timeout_s", \.collective_timeout_s),
     ]
 
     /// The setting called `name`, or nil.

@@ -61,6 +61,16 @@ extension TrainConfig {
         if WireFormat(rawValue: grad_reduce_dtype) == nil {
             throw fail("grad_reduce_dtype", "'\(grad_reduce_dtype)' must be float32 or bfloat16")
         }
+        for (key, value) in [("skip_loss_zscore", skip_loss_zscore), ("skip_grad_zscore", skip_grad_zscore)]
+        where !(value >= 0 && value.isFinite) {
+            throw fail(key, "\(value) must be a number of standard deviations, 0 or more (0 = off)")
+        }
+        try positive("max_skipped_steps", max_skipped_steps)
+        try nonNegative("keep_last", keep_last)
+        try nonNegative("checkpoint_interval", checkpoint_interval)
+        if !(collective_timeout_s >= 0 && collective_timeout_s.isFinite) {
+            throw fail("collective_timeout_s", "\(collective_timeout_s) must be a number of seconds, 0 or more (0 = no watchdog)")
+        }
     }
 
     /// `gradient_accumulation_steps` counts micro-steps over all ranks, so it must split evenly.

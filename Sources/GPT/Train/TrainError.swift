@@ -6,8 +6,8 @@ public enum TrainError: Error, CustomStringConvertible, LocalizedError, Equatabl
     case replicasDiverged(iteration: Int, minimum: UInt64, maximum: UInt64)
     /// Rank 0 failed at something the other ranks waited for (it reports the cause itself).
     case peerFailed(rank: Int, during: String)
-    /// The loss became NaN or infinite.
-    case lossNotFinite(iteration: Int, loss: Double)
+    /// `StepGuard` skipped max_skipped_steps updates in a row (the last for `reason`).
+    case tooManySkippedSteps(iteration: Int, count: Int, reason: String)
     /// A checkpoint to resume from or fine-tune that does not fit this run.
     case incompatibleCheckpoint(path: String, problem: String)
 
@@ -17,8 +17,8 @@ public enum TrainError: Error, CustomStringConvertible, LocalizedError, Equatabl
             return "replicas diverged: parameter checksums differ across ranks at iteration \(iteration) (\(String(minimum, radix: 16)) vs \(String(maximum, radix: 16)))"
         case .peerFailed(let rank, let during):
             return "rank \(rank) failed during \(during)"
-        case .lossNotFinite(let iteration, let loss):
-            return "the training loss is \(loss) at iteration \(iteration): lower learning_rate or check the data"
+        case .tooManySkippedSteps(let iteration, let count, let reason):
+            return "stopping at iteration \(iteration): \(count) updates in a row skipped (max_skipped_steps: \(count)), the last because its \(reason); the parameters never took them and out_dir's checkpoint is untouched: lower learning_rate or check the data"
         case .incompatibleCheckpoint(let path, let problem):
             return "\(path): \(problem)"
         }
@@ -39,12 +39,12 @@ public struct CollectiveFailure: Error, CustomStringConvertible, LocalizedError 
 extension Error {
     /// True when every rank of the job stops with this error at the same point, so they can all
     /// end normally: config problems, rank 0's broadcast failures, and problems computed from
-    /// values the ranks share (a non-finite loss, diverged replicas).
+    /// values the ranks share (skipped updates, diverged replicas).
     public var isCollective: Bool {
         if self is TrainConfigError || self is CollectiveFailure { return true }
         if let error = self as? TrainError {
             switch error {
-            case .peerFailed, .lossNotFinite, .replicasDiverged: return true
+            case .peerFailed, .tooManySkippedSteps, .replicasDiverged: return true
             case .incompatibleCheckpoint: return false
             }
         }

@@ -36,6 +36,11 @@ public final class TrainReporter {
         try metrics.append(record)
     }
 
+    /// A record of its own (a skipped update).
+    func log(_ record: MetricsRecord) throws {
+        try metrics.append(record)
+    }
+
     /// An `eval` record, the eval line, and a redrawn plot.
     func logEval(_ record: MetricsRecord, trainLoss: Double, valLoss: Double) throws {
         message(String(format: "step %d: train loss %.4f, val loss %.4f", record.iter, trainLoss, valLoss))

@@ -14,8 +14,23 @@ extension Trainer {
                                    lastValLoss: nil, stepLosses: [], interrupted: false)
         let runStart = Date()
         var window = ThroughputWindow()
+        // The test hook GPT_DIST_TEST_DIE_AT_STEP=N: the last rank of a run from iteration 0 kills
+        // itself (SIGKILL) as it starts iteration N, as a rank lost to the OOM killer would die.
+        let dieAt = state.iteration == 0 && rank == worldSize - 1
+            ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_DIE_AT_STEP"].flatMap { Int($0) } : nil
+        let communicator = self.communicator
+        watchdog = config.collective_timeout_s > 0
+            ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize,
+                       abort: { communicator.abort(code: 1) })
+            : nil
+        defer { watchdog?.stop() }
+        // The test hook GPT_DIST_TEST_STALL_AT_STEP=N: the last rank stops as iteration N starts.
+        let stallAt = rank == worldSize - 1 ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_STALL_AT_STEP"].flatMap { Int($0) } : nil
         while true {
             let it = state.iteration
+            if it == dieAt { kill(getpid(), SIGKILL) }
+            watchdog?.enter("the start", iteration: it)
+            if it == stallAt { Thread.sleep(forTimeInterval: 1e6) }
             let lr = schedule.learningRate(at: it)
             stream.beginIteration()
             if it % config.eval_interval == 0 || it >= config.max_iters || config.eval_only {
@@ -23,18 +38,29 @@ extension Trainer {
                 outcome.lastTrainLoss = train
                 outcome.lastValLoss = val
             }
+            if !config.eval_only && it > 0 && it % checkpointInterval == 0 && lastSavedIteration != it {
+                try save(reason: "interval")
+                reporter?.message("saving checkpoint to \(checkpointPath) (checkpoint_interval \(checkpointInterval))")
+            }
             if config.eval_only || it >= config.max_iters { break }
 
             let stepStart = DispatchTime.now().uptimeNanoseconds
-            let (loss, stopRequested) = try step(iteration: it, lr: lr)
+            let taken = try step(iteration: it, lr: lr)
+            let loss = taken.loss, stopRequested = taken.stop
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
             window.add(seconds: seconds, tokens: config.tokensPerIteration)
             state.iteration = it + 1
             stream.endIteration()
             outcome.stepLosses.append(loss)
-            guard loss.isFinite else { throw TrainError.lossNotFinite(iteration: it, loss: loss) }
-
-            if it % config.log_interval == 0, let reporter {
+            if let reason = taken.skipped {
+                try reportSkip(iteration: it, loss: loss, gradientNorm: taken.gradientNorm, lr: lr, reason: reason,
+                               elapsed: Date().timeIntervalSince(runStart))
+                outcome.skippedSteps = stepGuard.totalSkips
+                if stepGuard.consecutiveSkips >= config.max_skipped_steps {
+                    throw TrainError.tooManySkippedSteps(iteration: it, count: stepGuard.consecutiveSkips,
+                                                         reason: reason.description)
+                }
+            } else if it % config.log_interval == 0, let reporter {
                 let rate = window.tokensPerSecond
                 let mfu = flops.mfu(tokensPerSecond: rate, peakFlops: peakFlops)
                 let remaining = Double(config.max_iters - state.iteration) * window.secondsPerStep
@@ -62,18 +88,33 @@ extension Trainer {
         return outcome
     }
 
-    /// One optimizer step: this rank's micro-batches, gradients summed over ranks, clip, AdamW.
-    /// Returns the mean loss over the step's global batch and whether any rank was asked to stop.
-    func step(iteration it: Int, lr: Double) throws -> (loss: Double, stop: Bool) {
+    /// What one optimizer step did.
+    struct StepTaken {
+        /// The mean loss over the step's global batch, and the gradient norm before clipping.
+        var loss: Double
+        var gradientNorm: Double
+        /// Why `StepGuard` skipped the update (nil: taken).
+        var skipped: StepGuard.SkipReason?
+        /// Whether any rank was asked to stop.
+        var stop: Bool
+    }
+
+    /// One optimizer step: this rank's micro-batches, gradients summed over ranks, clip, and
+    /// AdamW unless `stepGuard` skips the update (the same decision on every rank).
+    func step(iteration it: Int, lr: Double) throws -> StepTaken {
         let b = config.batch_size, t = config.block_size
         model.isTraining = true
         var lossSum = 0.0
+        var skipped: StepGuard.SkipReason?
+        let accumulation = Double(config.gradient_accumulation_steps)
+        let poisoned = poisonedSteps?.contains(it) == true && rank == worldSize - 1
         var clock = profile.start()
         let exposedBefore = exchange.exposedSeconds
         let result = try dataParallel.run(
             microSteps: microStepsPerRank, lossScale: 1 / Float(config.gradient_accumulation_steps),
             learningRate: Float(lr), maxGradNorm: Float(config.grad_clip),
             microStep: { a in
+                watchdog?.enter("micro-step \(a + 1) of \(microStepsPerRank) (forward, backward, the gradient exchange)", iteration: it)
                 try stream.trainingBatch(rank: rank, microStep: a, inputs: &inputs, targets: &targets)
                 profile.add(.data, since: &clock)
                 if config.dropout > 0 {
@@ -81,15 +122,36 @@ extension Trainer {
                     model.dropoutGenerator = RandomGenerator(
                         seed: CounterSeed.dropout(seed: config.seed, step: it, microStep: rank * microStepsPerRank + a))
                 }
+                // The test hook: NaN gradients (through the loss scale) and a NaN loss.
+                if poisoned { model.lossScale = .nan }
                 lossSum += Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
+                if poisoned { lossSum = .nan }
             },
-            scalars: { [lossSum, StopRequest.isRequested ? 1 : 0] })
+            scalars: {
+                watchdog?.enter("the wait for the step's gradient sums and norm", iteration: it)
+                return [lossSum, StopRequest.isRequested ? 1 : 0]
+            },
+            shouldUpdate: { norm, summed in
+                skipped = stepGuard.check(loss: summed[0] / accumulation, gradientNorm: Double(norm))
+                return skipped == nil
+            })
         // Compute (backward included) and the optimizer, less what the network made the rank wait.
         let waited = exchange.exposedSeconds - exposedBefore
         profile.add(.compute, since: &clock)
         profile.seconds[.compute, default: 0] -= waited
         profile.seconds[.exchange, default: 0] += waited
-        return (result.scalars[0] / Double(config.gradient_accumulation_steps), result.scalars[1] > 0)
+        return StepTaken(loss: result.scalars[0] / accumulation, gradientNorm: Double(result.gradientNorm),
+                         skipped: skipped, stop: result.scalars[1] > 0)
+    }
+
+    /// A skipped update: one line, and a `skip` record counting the run's skips.
+    func reportSkip(iteration it: Int, loss: Double, gradientNorm: Double, lr: Double, reason: StepGuard.SkipReason,
+                    elapsed: Double) throws {
+        guard let reporter else { return }
+        reporter.message("iteration \(it): update skipped, its \(reason) (\(stepGuard.consecutiveSkips) in a row, \(stepGuard.totalSkips) in this run; max_skipped_steps \(config.max_skipped_steps))")
+        try reporter.log(MetricsRecord(event: .skip, iter: it, loss: loss, lr: lr, tokensPerSecond: .nan, mfu: .nan,
+                                       elapsed: elapsed, gradNorm: gradientNorm, reason: reason.code,
+                                       skipped: stepGuard.totalSkips))
     }
 
     /// nanoGPT's estimate_loss on both splits, the replica check, the eval record, and a
@@ -111,9 +173,10 @@ extension Trainer {
         }
         if config.eval_only { return (train, val) }
         if val < state.bestValLoss || config.always_save_checkpoint {
+            let isBest = val < state.bestValLoss
             state.bestValLoss = val
             if it > 0 {
-                try save(reason: "eval")
+                try save(reason: "eval", isBest: isBest)
                 reporter?.message("saving checkpoint to \(checkpointPath)")
             }
         }
@@ -135,6 +198,7 @@ extension Trainer {
         stream.drawEvaluation(split)
         var losses = [Double](repeating: 0, count: config.eval_iters)
         for k in 0..<config.eval_iters {
+            watchdog?.enter("evaluation batch \(k + 1) of \(config.eval_iters) (\(split))", iteration: state.iteration)
             try stream.evaluationBatch(k, rank: rank, inputs: &inputs, targets: &targets)
             losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
         }
@@ -151,12 +215,17 @@ extension Trainer {
         if high != low { throw TrainError.replicasDiverged(iteration: iteration, minimum: low, maximum: high) }
     }
 
-    /// Rank 0 writes out_dir/ckpt.h5; every rank learns whether it worked.
-    func save(reason: String) throws {
+    /// Iterations between saves whatever the val loss (checkpoint_interval, else eval_interval).
+    var checkpointInterval: Int { config.checkpoint_interval > 0 ? config.checkpoint_interval : config.eval_interval }
+
+    /// Rank 0 writes out_dir/ckpt.h5 (and ckpt-best.h5, and keeps it as keep_last asks); every
+    /// rank learns whether it worked.
+    func save(reason: String, isBest: Bool = false) throws {
         var clock = profile.start()
         defer { profile.add(.checkpoint, since: &clock) }
         var status: [Int32] = [1]
         var failure: Error?
+        watchdog?.enter("saving the checkpoint", iteration: state.iteration)
         try exchange.finishParameters()
         let moments = MomentShards(exchange: exchange, communicator: communicator), optimizer = self.optimizer
         if rank == 0 {
@@ -169,6 +238,8 @@ extension Trainer {
                                          wroteMoments = true
                                          try moments.collect(from: optimizer, write: write)
                                      })
+                try CheckpointRetention(outDirectory: config.out_dir, keepLast: config.keep_last)
+                    .retain(iteration: state.iteration, isBest: isBest)
             } catch {
                 failure = error
                 status[0] = 0
@@ -182,6 +253,7 @@ extension Trainer {
         if status[0] == 0 {
             throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "saving \(checkpointPath)")
         }
+        lastSavedIteration = state.iteration
     }
 }
 

@@ -13,6 +13,8 @@ public struct TrainOutcome: Sendable {
     public var stepLosses: [Double]
     /// True when a stop signal ended the run early (after saving a checkpoint).
     public var interrupted: Bool
+    /// Updates `StepGuard` skipped.
+    public var skippedSteps = 0
 }
 
 /// nanoGPT's train.py as a data-parallel loop: every rank holds a full replica that starts from
@@ -53,6 +55,15 @@ public final class Trainer {
     var peakFlops: Double = .nan
     /// Time per part of the loop (GPT_DIST_PROFILE).
     var profile = TrainProfile()
+    /// Aborts the job when this rank stops making progress (collective_timeout_s), during `run`.
+    var watchdog: Watchdog?
+    /// The iteration of the last checkpoint this run saved (every rank; -1: none).
+    var lastSavedIteration = -1
+    /// Decides before each AdamW step whether to take it (skip_loss_zscore, skip_grad_zscore).
+    var stepGuard: StepGuard
+    /// Iterations the test hook `GPT_DIST_TEST_POISON_STEP` (`N` or `N-M`) makes bad: the last
+    /// rank's loss and gradients become NaN, as from a corrupt batch.
+    let poisonedSteps: ClosedRange<Int>?
 
     var rank: Int { communicator.rank }
     var worldSize: Int { communicator.size }
@@ -74,7 +85,8 @@ public final class Trainer {
         loader = try TokenLoader(directory: requested.data_dir)
 
         // The starting point: rank 0 reads a checkpoint, every rank learns its shape.
-        var start = try StartingPoint.agree(config: requested, communicator: communicator)
+        var start = try StartingPoint.agree(config: requested, sources: sources, tokenizer: loader.tokenizer,
+                                            communicator: communicator)
         var config = requested
         let modelConfig: GPTConfig
         if let shape = start.modelConfig {
@@ -87,6 +99,7 @@ public final class Trainer {
                                     bias: requested.bias, dropout: requested.dropout)
         }
         start.relayout(to: modelConfig)
+        let overridden = Self.overriddenSettings(requested, by: modelConfig, sources: sources, checkpoint: start.path)
         config.n_layer = modelConfig.nLayer
         config.n_head = modelConfig.nHead
         config.n_embd = modelConfig.nEmbd
@@ -126,6 +139,8 @@ public final class Trainer {
         flops = FlopsEstimate(parameters: modelConfig.parameterCount(), layers: modelConfig.nLayer,
                               heads: modelConfig.nHead, embedding: modelConfig.nEmbd, blockSize: modelConfig.blockSize)
         state = TrainingState(seed: config.seed, worldSize: size)
+        stepGuard = StepGuard(lossZScore: config.skip_loss_zscore, gradZScore: config.skip_grad_zscore)
+        poisonedSteps = Self.poisonedSteps(ProcessInfo.processInfo.environment["GPT_DIST_TEST_POISON_STEP"])
 
         // Rank 0's parameters (and moments and state on resume) everywhere.
         if let contents = start.contents {
@@ -147,7 +162,23 @@ public final class Trainer {
         model.activationCheckpointing = config.activation_checkpointing
         model.reserve(batchSize: config.batch_size, sequenceLength: config.block_size)
         peakFlops = try measurePeak()
-        reportSetup(start: start)
+        reportSetup(start: start, overridden: overridden)
+    }
+
+    /// The model settings the run asked for (in its file or a `--set`) that a checkpoint's shape
+    /// replaces, each as `key: asked → used (where it was asked)`.
+    static func overriddenSettings(_ requested: TrainConfig, by shape: GPTConfig, sources: ConfigSources,
+                                   checkpoint: String?) -> [String] {
+        guard checkpoint != nil else { return [] }
+        let pairs: [(String, String, String)] = [
+            ("n_layer", "\(requested.n_layer)", "\(shape.nLayer)"), ("n_head", "\(requested.n_head)", "\(shape.nHead)"),
+            ("n_embd", "\(requested.n_embd)", "\(shape.nEmbd)"), ("block_size", "\(requested.block_size)", "\(shape.blockSize)"),
+            ("bias", "\(requested.bias)", "\(shape.bias)"),
+            ("vocab_size", requested.vocab_size.map { "\($0)" } ?? "", "\(shape.vocabSize)"),
+        ]
+        return pairs.compactMap { key, asked, used in
+            sources.isSet(key) && asked != used ? "\(key) \(asked) -> \(used) (\(sources.source(of: key)))" : nil
+        }
     }
 
     /// Every rank measures its sgemm peak at the same time; the sum is the job's peak.
@@ -162,8 +193,24 @@ public final class Trainer {
         return peak
     }
 
-    private func reportSetup(start: StartingPoint) {
+    /// `N` or `N-M` (inclusive) as a range of iterations; nil when unset or not that form.
+    static func poisonedSteps(_ text: String?) -> ClosedRange<Int>? {
+        guard let fields = text?.split(separator: "-", omittingEmptySubsequences: false), (1...2).contains(fields.count),
+              let first = Int(fields[0]), let last = Int(fields[fields.count - 1]), first <= last else { return nil }
+        return first...last
+    }
+
+    private func reportSetup(start: StartingPoint, overridden: [String]) {
         guard let reporter else { return }
+        if !overridden.isEmpty, let path = start.path {
+            reporter.message("the model's shape comes from \(path), not the settings: " + overridden.joined(separator: ", "))
+        }
+        for problem in start.rejected {
+            reporter.message("passing over a checkpoint that does not verify or resume: \(problem)")
+        }
+        if !start.rejected.isEmpty, let path = start.path {
+            reporter.message("falling back to \(path), the newest checkpoint that verifies")
+        }
         let params = Double(modelConfig.parameterCount()) / 1e6
         let from: String
         switch config.initialization {
