@@ -6,7 +6,7 @@ import XCTest
 /// `gpt-dist bench`, run as a user would run it, on a shape small enough for a debug build.
 final class BenchCommandTests: XCTestCase {
     /// 2 layers, 2 heads, C 16, 4 sequences of 64 tokens: on 2 threads, two slices of two
-    /// sequences whose attention products run in two causal row blocks.
+    /// sequences.
     private let shape = ["--n-layer", "2", "--n-head", "2", "--n-embd", "16", "--block-size", "64",
                          "--batch-size", "4", "--vocab-size", "11", "--iters", "2", "--warmup", "1"]
 
@@ -17,9 +17,9 @@ final class BenchCommandTests: XCTestCase {
             XCTAssertTrue(result.stdout.contains("\n\(line) "), "missing \(line): \(result.output)")
         }
         XCTAssertTrue(result.stdout.contains("threads      2 (batch split across threads"), result.output)
-        // Per slice: forward 2 × (4 Linear + 2 heads × 2 sequences × 2 products × 2 blocks) + lm_head,
-        // backward lm_head's 2 + 2 × (8 + 2 × 2 × 4 products × 2 blocks): 123; two slices.
-        XCTAssertTrue(result.stdout.contains("sgemm only") && result.stdout.contains("the step's 246 sgemm calls"),
+        // Per slice: forward 2 × 4 Linear + lm_head, backward lm_head's 2 + 2 × 8 Linear: 27; two
+        // slices. Attention's tile products are the fused kernel's own, not sgemm calls.
+        XCTAssertTrue(result.stdout.contains("sgemm only") && result.stdout.contains("the step's 54 sgemm calls"),
                       result.output)
     }
 
