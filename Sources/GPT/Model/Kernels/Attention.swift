@@ -23,18 +23,19 @@ struct Attention {
 
     var channels: Int { heads * headSize }
     var scale: Float { 1 / Float(headSize).squareRoot() }
-    /// `seq` rounded up to 8: the width of the transposed keys and values, zero-padded.
-    private var paddedSeq: Int { (seq + 7) & ~7 }
+    /// `seq` rounded up to `keyColumns`: the keys and values packed tile by tile, zero-padded.
+    private var paddedSeq: Int { Attention.paddedSeq(seq) }
+    private static func paddedSeq(_ seq: Int) -> Int { (seq + keyColumns - 1) / keyColumns * keyColumns }
 
     /// Floats of one thread's scratch for `seq` positions of heads of `headSize`.
     static func scratchFloats(seq: Int, headSize: Int) -> Int {
-        let br = queryRows, bc = keyColumns, tp = (seq + 7) & ~7
+        let br = queryRows, bc = keyColumns, tp = paddedSeq(seq)
         return 2 * headSize * tp + 4 * br * bc + br * headSize + 2 * br + tp
     }
 
     /// One thread's scratch, carved out of `base`.
     private struct Scratch {
-        let keysT: FloatPointer, valuesT: FloatPointer   // [hs, paddedSeq]
+        let keysT: FloatPointer, valuesT: FloatPointer   // [paddedSeq / keyColumns, hs, keyColumns]
         let scores: FloatPointer, probs: FloatPointer     // [queryRows, keyColumns]
         let dropped: FloatPointer, dScores: FloatPointer  // [queryRows, keyColumns]
         let out: FloatPointer                            // [queryRows, hs]
@@ -70,14 +71,22 @@ struct Attention {
         }
     }
 
-    /// `dst[d, j] = src[j · ld + d]` for j < seq, zeros up to `paddedSeq`.
+    /// Packs the rows `src[j · ld ..< j · ld + hs]` (j < seq) transposed, one key tile at a
+    /// time: tile `j / keyColumns` is a contiguous [hs, keyColumns] block, so a tile product
+    /// walks 4 KB (hs 64) of consecutive memory instead of hs rows `paddedSeq` floats apart
+    /// (4 KB apart at T = 1024: every row in the same L1 set). Zeros past `seq`.
     @inline(__always)
-    private func transpose(_ dst: FloatPointer, _ src: UnsafePointer<Float>, ld: Int) {
-        let t = seq, tp = paddedSeq
-        for d in 0..<headSize {
-            let row = dst + d * tp
-            for j in 0..<t { row[j] = src[j * ld + d] }
-            for j in t..<tp { row[j] = 0 }
+    private func packTransposed(_ dst: FloatPointer, _ src: UnsafePointer<Float>, ld: Int) {
+        let t = seq, hs = headSize, bc = Attention.keyColumns
+        var j0 = 0
+        while j0 < paddedSeq {
+            let tile = dst + j0 * hs, columns = max(0, min(bc, t - j0))
+            for d in 0..<hs {
+                let row = tile + d * bc
+                for j in 0..<columns { row[j] = src[(j0 + j) * ld + d] }
+                for j in columns..<bc { row[j] = 0 }
+            }
+            j0 += bc
         }
     }
 
@@ -94,12 +103,12 @@ struct Attention {
     /// `((b + batchOffset) · H + h) · T² + i · T + j`). `scratch` holds `threads · scratchFloats`.
     func forward(out: FloatPointer, lse: FloatPointer, qkv: UnsafePointer<Float>, dropout: DropoutMask?,
                  batchOffset: Int, scratch: FloatPointer, threads: Int) {
-        let t = seq, c = channels, c3 = 3 * channels, hs = headSize, tp = paddedSeq
+        let t = seq, c = channels, c3 = 3 * channels, hs = headSize
         let br = Attention.queryRows, bc = Attention.keyColumns, alpha = scale
         forEachHead(threads: threads, scratch: scratch) { b, h, s in
             let q = qkv + b * t * c3 + h * hs
             let v = q + 2 * c
-            transpose(s.keysT, q + c, ld: c3)
+            packTransposed(s.keysT, q + c, ld: c3)
             let maskBase = ((b + batchOffset) * heads + h) * t * t
             let lseRow = lse + (b * heads + h) * t
             var i0 = 0
@@ -112,7 +121,7 @@ struct Attention {
                 while j0 < i0 + rows {
                     let columns = min(bc, i0 + rows - j0)
                     tileProduct(m: rows, n: (columns + 7) & ~7, k: hs, alpha: alpha, a: q + i0 * c3, aRow: c3,
-                                aColumn: 1, b: s.keysT + j0, ldb: tp, c: s.scores, ldc: bc, accumulate: false)
+                                aColumn: 1, b: s.keysT + j0 * hs, ldb: bc, c: s.scores, ldc: bc, accumulate: false)
                     for r in 0..<rows {
                         let i = i0 + r
                         let visible = Attention.visibleKeys(row: i, tileStart: j0, columns: columns)
@@ -154,7 +163,7 @@ struct Attention {
     func backward(dqkv: FloatPointer, dout: UnsafePointer<Float>, out: UnsafePointer<Float>,
                   lse: UnsafePointer<Float>, qkv: UnsafePointer<Float>, dropout: DropoutMask?, batchOffset: Int,
                   scratch: FloatPointer, threads: Int) {
-        let t = seq, c = channels, c3 = 3 * channels, hs = headSize, tp = paddedSeq
+        let t = seq, c = channels, c3 = 3 * channels, hs = headSize
         let br = Attention.queryRows, bc = Attention.keyColumns, alpha = scale
         forEachHead(threads: threads, scratch: scratch) { b, h, s in
             let q = qkv + b * t * c3 + h * hs
@@ -162,8 +171,8 @@ struct Attention {
             let dq = dqkv + b * t * c3 + h * hs
             let dk = dq + c, dv = dq + 2 * c
             let dy = dout + b * t * c + h * hs, o = out + b * t * c + h * hs
-            transpose(s.keysT, k, ld: c3)
-            transpose(s.valuesT, q + 2 * c, ld: c3)
+            packTransposed(s.keysT, k, ld: c3)
+            packTransposed(s.valuesT, q + 2 * c, ld: c3)
             let maskBase = ((b + batchOffset) * heads + h) * t * t
             let lseRow = lse + (b * heads + h) * t
             // D_i = Σ_d dO[i, d] O[i, d] = Σ_j P[i, j] dP[i, j] (softmax backward's row sum).
@@ -180,10 +189,10 @@ struct Attention {
                 while i0 < t {
                     let rows = min(br, t - i0)
                     tileProduct(m: rows, n: width, k: hs, alpha: alpha, a: q + i0 * c3, aRow: c3, aColumn: 1,
-                                b: s.keysT + j0, ldb: tp, c: s.scores, ldc: bc, accumulate: false)
+                                b: s.keysT + j0 * hs, ldb: bc, c: s.scores, ldc: bc, accumulate: false)
                     // dP̃ = dO vᵀ (the gradient of the dropped probabilities).
                     tileProduct(m: rows, n: width, k: hs, a: dy + i0 * c, aRow: c, aColumn: 1,
-                                b: s.valuesT + j0, ldb: tp, c: s.dScores, ldc: bc, accumulate: false)
+                                b: s.valuesT + j0 * hs, ldb: bc, c: s.dScores, ldc: bc, accumulate: false)
                     for r in 0..<rows {
                         let i = i0 + r
                         let visible = Attention.visibleKeys(row: i, tileStart: j0, columns: columns)
