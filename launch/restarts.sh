@@ -27,7 +27,7 @@ take_restart_option() {
 # The cause of a failed run from its standard error (file $1) and status ($2).
 failure_cause() {
     local line
-    line="$(grep -E '^Error: ' "$1" | tail -n 1 || true)"
+    line="$(grep -E '^gpt-dist [a-z ]+: error: ' "$1" | tail -n 1 || true)"
     [[ -z "$line" ]] && line="$(grep -E 'exited on signal|returned a non-zero|killed' "$1" | head -n 1 | sed 's/^ *//' || true)"
     echo "${line:-exit status $2}"
 }

@@ -52,6 +52,7 @@ struct Train: ParsableCommand {
             let progress = Progress(isTerminal: communicator.size > 1 || LaunchEnvironment.detect().isLaunchedInParallel ? false : nil)
             let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, progress: progress, quiet: quiet) : nil
             trainer = try Trainer(config: settings, sources: sources, communicator: communicator, reporter: reporter)
+            trainer.errorPrefix = ErrorLine.prefix
         } catch {
             try stop(after: error, communicator: communicator)
         }
@@ -84,17 +85,3 @@ struct Train: ParsableCommand {
         throw ExitCode.failure
     }
 }
-
-/// Prints `error` as ArgumentParser does (one `Error:` line on standard error).
-func printError(_ error: Error, rank: Int? = nil) {
-    let prefix = rank.map { "Error: rank \($0): " } ?? "Error: "
-    let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-    FileHandle.standardError.write(Data((prefix + text + "\n").utf8))
-}
-
-/// A command-line mistake found while running (after argument parsing), printed as one line.
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-

@@ -20,7 +20,7 @@ extension Trainer {
             ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_DIE_AT_STEP"].flatMap { Int($0) } : nil
         let communicator = self.communicator
         watchdog = config.collective_timeout_s > 0
-            ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize,
+            ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize, prefix: errorPrefix,
                        abort: { communicator.abort(code: 1) })
             : nil
         defer { watchdog?.stop() }

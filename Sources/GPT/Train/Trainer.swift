@@ -57,6 +57,9 @@ public final class Trainer {
     var profile = TrainProfile()
     /// Aborts the job when this rank stops making progress (collective_timeout_s), during `run`.
     var watchdog: Watchdog?
+    /// What begins a line a rank prints for itself, outside `reporter` (the watchdog's): the
+    /// command's error prefix (`gpt-dist train: error: ` from the command line).
+    public var errorPrefix = "error: "
     /// The iteration of the last checkpoint this run saved (every rank; -1: none).
     var lastSavedIteration = -1
     /// Decides before each AdamW step whether to take it (skip_loss_zscore, skip_grad_zscore).
