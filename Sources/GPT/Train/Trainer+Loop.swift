@@ -29,6 +29,7 @@ extension Trainer {
         while true {
             let it = state.iteration
             if it == dieAt { kill(getpid(), SIGKILL) }
+            StopRequest.enter(iteration: it)
             watchdog?.enter("the start", iteration: it)
             if it == stallAt { Thread.sleep(forTimeInterval: 1e6) }
             let lr = schedule.learningRate(at: it)
@@ -226,8 +227,10 @@ extension Trainer {
         var status: [Int32] = [1]
         var failure: Error?
         watchdog?.enter("saving the checkpoint", iteration: state.iteration)
+        StopRequest.beginSave(temporary: rank == 0 ? Checkpoint.temporaryPath(for: checkpointPath) : nil)
+        defer { StopRequest.endSave() }
         try exchange.finishParameters()
-        let moments = MomentShards(exchange: exchange, communicator: communicator), optimizer = self.optimizer
+        let moments = MomentShards(exchange: exchange, communicator: communicator), optimizer = self.optimizer, pause = savePause
         if rank == 0 {
             var wroteMoments = false
             do {
@@ -235,6 +238,8 @@ extension Trainer {
                 state.dataStream = stream.iterationStart
                 try Checkpoint.write(to: checkpointPath, model: model, optimizer: optimizer, config: config,
                                      state: state, tokenizer: loader.tokenizer, moments: { write in
+                                         // The model is in the temporary file, the moments not yet.
+                                         if let pause { Thread.sleep(forTimeInterval: pause) }
                                          wroteMoments = true
                                          try moments.collect(from: optimizer, write: write)
                                      })

@@ -67,6 +67,10 @@ public final class Trainer {
     /// Iterations the test hook `GPT_DIST_TEST_POISON_STEP` (`N` or `N-M`) makes bad: the last
     /// rank's loss and gradients become NaN, as from a corrupt batch.
     let poisonedSteps: ClosedRange<Int>?
+    /// Seconds the test hook `GPT_DIST_TEST_PAUSE_IN_SAVE` makes rank 0 wait in the middle of
+    /// every checkpoint write (the model in `ckpt.h5.tmp`, the moments not yet), so a test can
+    /// kill a rank or send a signal mid-save.
+    let savePause = ProcessInfo.processInfo.environment["GPT_DIST_TEST_PAUSE_IN_SAVE"].flatMap { Double($0) }
 
     var rank: Int { communicator.rank }
     var worldSize: Int { communicator.size }
