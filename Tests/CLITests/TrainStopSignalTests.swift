@@ -61,7 +61,12 @@ final class TrainStopSignalTests: XCTestCase {
         XCTAssertTrue(line.hasSuffix(": finishing this step, then saving a checkpoint and stopping (a second signal stops at once)"), String(line))
 
         let saved = try XCTUnwrap(Checkpoint.read(path: out + "/ckpt.h5").state?.iteration)
-        XCTAssertEqual(saved, named + 1, "the step in progress is finished, then saved")
+        if np == nil {
+            XCTAssertEqual(saved, named + 1, "the step in progress is finished, then saved")
+        } else {
+            // The ranks agree through the step's allreduce: a signal after it counts in the next step.
+            XCTAssertTrue(saved == named + 1 || saved == named + 2, "saved at \(saved), signalled at \(named)")
+        }
         XCTAssertTrue(run.stdout.contains("stopped at iteration \(saved): checkpoint saved to \(out)/ckpt.h5 (resume with --set init_from=resume)"), run.output)
         XCTAssertTrue(run.stdout.contains("stopped: \(saved) iterations"), run.output)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/ckpt.h5.tmp"))

@@ -47,7 +47,9 @@ extension Trainer {
 
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let taken = try step(iteration: it, lr: lr)
-            let loss = taken.loss, stopRequested = taken.stop
+            // The ranks agree on a stop through the step's allreduce, so a signal that comes after
+            // it is acted on one step later; alone, the step in which it came is the last.
+            let loss = taken.loss, stopRequested = taken.stop || (worldSize == 1 && StopRequest.isRequested)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
             window.add(seconds: seconds, tokens: config.tokensPerIteration)
             state.iteration = it + 1
