@@ -23,7 +23,13 @@ final class BackgroundRun {
         try process.run()
     }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    /// A run the test left going is ended: SIGTERM first (mpirun then ends its ranks), SIGKILL
+    /// after 5 s.
+    deinit {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        if !Self.wait(seconds: 5, until: { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
+    }
 
     var pid: pid_t { process.processIdentifier }
     var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
