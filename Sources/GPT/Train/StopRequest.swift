@@ -4,9 +4,10 @@ import Foundation
 /// first one asks the trainer to finish its step, save a checkpoint and stop; a second one ends
 /// the process at once, abandoning a save in progress (its temporary file is removed; the
 /// previous checkpoint was never touched). "Second" means the same signal again: a SIGTERM
-/// after a SIGINT (or the reverse) is the same request, as when the terminal's Ctrl-C reaches
-/// both mpirun and its ranks and mpirun then sends the ranks SIGTERM. A run stopped either way
-/// exits with `exitStatus`.
+/// after a SIGINT (or the reverse) is the same request, as when a terminal's Ctrl-C reaches a
+/// launcher and ranks that share its process group and the launcher then sends them SIGTERM
+/// (Open MPI's mpirun gives its ranks groups of their own: they see only its SIGTERM). A run
+/// stopped either way exits with `exitStatus`.
 ///
 /// The announcing rank prints one line for each signal, naming itself, its host and the
 /// iteration (when a rank dies, mpirun's SIGTERM to the others makes this the line that says
@@ -112,8 +113,8 @@ private func put(_ text: StaticString) {
 private func handleStopSignal(_ signal: Int32) {
     let announce = speakerText != nil
     if stopFlag.pointee != 0 {
-        // The other kind than the first (mpirun's SIGTERM after the terminal's SIGINT reached
-        // every process of the foreground group) is the same request again.
+        // The other kind than the first (a launcher's SIGTERM after the terminal's SIGINT
+        // reached the whole foreground group) is the same request again.
         if signal != firstSignalNumber.pointee { return }
         if announce, let speakerText { _ = write(STDERR_FILENO, speakerText, speakerLength) }
         let inSave = saving.pointee != 0
