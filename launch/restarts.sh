@@ -6,10 +6,11 @@
 # After a failed run (non-zero status) it waits RESTART_DELAY seconds (default 10) and starts the
 # run again with --set init_from=resume when out_dir holds a checkpoint (gpt-dist falls back to
 # the newest one that verifies), at most max_restarts times. Each restart is logged with its
-# cause (the run's last `Error:` line, else mpirun's line about a process that died, else the
+# cause (the run's last `gpt-dist train: error:` line, else mpirun's line about a process that died, else the
 # exit status); the same cause twice in a row stops (a save into a full disk is not retried
 # forever), and a run that fails max_restarts + 1 times stops with the list of causes and the
-# last status.
+# last status. A run stopped by Ctrl-C or SIGTERM (to the launcher) is never restarted: the
+# launcher exits with the run's status (1, as gpt-dist and mpirun exit when signalled).
 
 take_restart_option() {
     max_restarts=0
@@ -27,7 +28,7 @@ take_restart_option() {
 # The cause of a failed run from its standard error (file $1) and status ($2).
 failure_cause() {
     local line
-    line="$(grep -E '^Error: ' "$1" | tail -n 1 || true)"
+    line="$(grep -E '^gpt-dist [a-z ]+: error: ' "$1" | tail -n 1 || true)"
     [[ -z "$line" ]] && line="$(grep -E 'exited on signal|returned a non-zero|killed' "$1" | head -n 1 | sed 's/^ *//' || true)"
     echo "${line:-exit status $2}"
 }
@@ -38,13 +39,22 @@ run_with_restarts() {
     local out_dir log
     out_dir="$("$bin" train --config "$config" "${args[@]}" --print-config | sed -n 's/^out_dir: //p')"
     log="$(mktemp)"
+    # Ctrl-C reaches the launcher too: note it, let the run stop itself, then do not restart.
+    local signalled=0
+    trap 'signalled=1' INT TERM
     while true; do
         set +e
-        ( set -x; "${launcher[@]}" "$bin" train --config "$config" "${args[@]}" "${resume[@]}" ) 2> >(tee "$log" >&2)
+        # tee ignores Ctrl-C so the run's last lines (its save) still get through.
+        ( set -x; "${launcher[@]}" "$bin" train --config "$config" "${args[@]}" "${resume[@]}" ) 2> >(trap '' INT TERM; tee "$log" >&2)
         status=$?
         set -e
         wait  # for tee
         [[ $status -eq 0 ]] && { rm -f "$log"; return 0; }
+        if (( signalled )); then
+            rm -f "$log"
+            echo "launch: stopped by a signal (exit status $status); not restarting" >&2
+            return "$status"
+        fi
         cause="$(failure_cause "$log" "$status")"
         causes+=("$cause")
         if (( attempt >= max_restarts )); then

@@ -27,33 +27,33 @@ struct Bench: ParsableCommand {
 
     @Option(help: "A named shape: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")). Other options override it.")
     var preset: Preset?
-    @Option(name: .customLong("n-layer"), help: "Transformer blocks.") var nLayer: Int?
-    @Option(name: .customLong("n-head"), help: "Attention heads.") var nHead: Int?
-    @Option(name: .customLong("n-embd"), help: "Embedding width.") var nEmbd: Int?
-    @Option(name: .customLong("block-size"), help: "Tokens per sequence.") var blockSize: Int?
-    @Option(name: .customLong("batch-size"), help: "Sequences per step.") var batchSize: Int?
-    @Option(name: .customLong("vocab-size"), help: "Vocabulary size.") var vocabSize: Int?
-    @Option(help: "Dropout probability.") var dropout: Double = 0
+    @Option(name: .customLong("n-layer"), parsing: .unconditional, help: "Transformer blocks.") var nLayer: Int?
+    @Option(name: .customLong("n-head"), parsing: .unconditional, help: "Attention heads.") var nHead: Int?
+    @Option(name: .customLong("n-embd"), parsing: .unconditional, help: "Embedding width.") var nEmbd: Int?
+    @Option(name: .customLong("block-size"), parsing: .unconditional, help: "Tokens per sequence.") var blockSize: Int?
+    @Option(name: .customLong("batch-size"), parsing: .unconditional, help: "Sequences per step.") var batchSize: Int?
+    @Option(name: .customLong("vocab-size"), parsing: .unconditional, help: "Vocabulary size.") var vocabSize: Int?
+    @Option(parsing: .unconditional, help: "Dropout probability.") var dropout: Double = 0
     @Flag(inversion: .prefixedNo, help: "Biases in Linear and LayerNorm layers.") var bias = true
-    @Option(help: "Timed iterations.") var iters: Int = 10
-    @Option(name: .customLong("micro-steps"), help: "Micro-batches per step on each rank (gradient accumulation; the exchange runs once per step).")
+    @Option(parsing: .unconditional, help: "Timed iterations.") var iters: Int = 10
+    @Option(name: .customLong("micro-steps"), parsing: .unconditional, help: "Micro-batches per step on each rank (gradient accumulation; the exchange runs once per step).")
     var microSteps: Int = 1
-    @Option(help: "Untimed iterations first.") var warmup: Int = 2
-    @Option(help: "Threads (OpenBLAS and kernels); default: every core.") var threads: Int?
-    @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 1337
+    @Option(parsing: .unconditional, help: "Untimed iterations first.") var warmup: Int = 2
+    @Option(parsing: .unconditional, help: "Threads (OpenBLAS and kernels); default: every core.") var threads: Int?
+    @Option(parsing: .unconditional, help: "Seed of the weights and tokens.") var seed: UInt64 = 1337
     @Flag(help: "Run the whole batch kernel by kernel on all threads instead of one batch slice per thread.")
     var noBatchSplit = false
     @Flag(name: .customLong("activation-checkpointing"), help: "Keep only each block's input and recompute the block in backward (the config's activation_checkpointing).")
     var activationCheckpointing = false
-    @Option(name: .customLong("bucket-mb"), help: "Under mpirun: megabytes per gradient bucket (0 = one exchange after backward).")
+    @Option(name: .customLong("bucket-mb"), parsing: .unconditional, help: "Under mpirun: megabytes per gradient bucket (0 = one exchange after backward).")
     var bucketMB: Double = 25
-    @Option(name: .customLong("zero-stage"), help: "Under mpirun: 1 = AdamW moments sharded over ranks (ZeRO-1), 0 = every rank keeps them all.")
+    @Option(name: .customLong("zero-stage"), parsing: .unconditional, help: "Under mpirun: 1 = AdamW moments sharded over ranks (ZeRO-1), 0 = every rank keeps them all.")
     var zeroStage: Int = 1
     @Option(name: .customLong("grad-reduce-dtype"), help: "Under mpirun: float32 or bfloat16 gradients on the wire.")
     var gradReduceDtype: String = "float32"
     @Flag(name: .customLong("compare-single"), help: "Under mpirun: also time every rank alone (no exchange) and print the scaling efficiency.")
     var compareSingle = false
-    @Option(name: .customLong("baseline-ms"), help: "One rank's ms/iter of the same shape: print the scaling efficiency against it.")
+    @Option(name: .customLong("baseline-ms"), parsing: .unconditional, help: "One rank's ms/iter of the same shape: print the scaling efficiency against it.")
     var baselineMs: Double?
 
     /// What timing one setup gave.

@@ -13,7 +13,7 @@ struct Doctor: ParsableCommand {
         commandName: "doctor",
         abstract: "Print the toolchain, libraries, launcher and ranks; check allreduce on every rank.")
 
-    @Option(help: "Timed allreduces of the 16 MiB buffer for the bandwidth figure.")
+    @Option(parsing: .unconditional, help: "Timed allreduces of the 16 MiB buffer for the bandwidth figure.")
     var repetitions: Int = 10
 
     @Option(help: .hidden)  // Lets the tests see one rank's failure fail every rank.
@@ -73,11 +73,12 @@ struct Doctor: ParsableCommand {
             print(report.text, terminator: "")
             fflush(stdout)
         } else {
-            for failure in failures {
-                FileHandle.standardError.write("gpt-dist doctor: rank \(comm.rank): \(failure)\n".data(using: .utf8)!)
-            }
+            for failure in failures { ErrorLine.write(failure, rank: comm.rank) }
         }
-        if anyFailed != 0 { throw ExitCode.failure }
+        if anyFailed != 0 {
+            if comm.rank == 0 { ErrorLine.write("a check failed (result: FAILED; the report's failure lines and the failing rank's error line say which)") }
+            throw ExitCode.failure
+        }
     }
 
     /// Sum of ranks over all ranks, checked on every rank against size*(size-1)/2.

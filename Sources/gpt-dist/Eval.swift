@@ -19,20 +19,25 @@ struct Eval: ParsableCommand {
     @Option(help: "train or val.")
     var split = "val"
 
-    @Option(help: "Windows per forward pass (default: the checkpoint's batch_size, else 12).")
+    @Option(parsing: .unconditional, help: "Windows per forward pass (default: the checkpoint's batch_size, else 12).")
     var batchSize: Int?
 
-    @Option(help: "Compute threads per rank (0 = cores / ranks on this node).")
+    @Option(parsing: .unconditional, help: "Compute threads per rank (0 = cores / ranks on this node).")
     var threads = 0
 
     @Flag(help: "Print the result as one JSON object.")
     var json = false
 
-    func run() throws {
-        guard let which = DataSplit(rawValue: split) else {
-            throw ValidationError("--split: expected train or val, got '\(split)'")
+    func validate() throws {
+        guard DataSplit(rawValue: split) != nil else {
+            throw ValidationError("--split: expected \(DataSplit.allCases.map(\.rawValue).joined(separator: " or ")), got '\(split)'")
         }
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size: must be at least 1, got \(batchSize)") }
+        if threads < 0 { throw ValidationError("--threads: must be 0 (cores / ranks) or more, got \(threads)") }
+    }
+
+    func run() throws {
+        let which = DataSplit(rawValue: split)!
         let communicator = try World.communicator()
         defer { World.finalize() }
         do {

@@ -27,11 +27,30 @@ struct GPTDist: ParsableCommand {
     static func main() {
         #if GPT_DIST_HASWELL
         guard gptdist_cpu_supports_haswell() != 0 else {
-            FileHandle.standardError.write(Data(("gpt-dist: this release build's kernels need AVX2 and FMA, which this CPU "
+            FileHandle.standardError.write(Data(("gpt-dist: error: this release build's kernels need AVX2 and FMA, which this CPU "
                 + "lacks; rebuild for any x86-64 with: GPT_DIST_PORTABLE=1 swift build -c release\n").utf8))
             Foundation.exit(1)
         }
         #endif
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        ErrorLine.command = ErrorLine.commandPath(for: arguments, root: Self.self)
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(reporting: error)
+        }
+    }
+
+    /// Ends the process for `error` in the one error style: help and version requests print as
+    /// ArgumentParser prints them (status 0); an `ExitCode` thrown by a command that already
+    /// printed its line exits with it; anything else (a parse or validation error included)
+    /// becomes one `gpt-dist <command>: error: ...` line and ArgumentParser's status for it
+    /// (64 for a usage mistake, 1 otherwise).
+    static func exit(reporting error: Error) -> Never {
+        let code = exitCode(for: error)
+        if error is ExitCode || code.isSuccess { exit(withError: error) }
+        ErrorLine.write(message(for: error))
+        Foundation.exit(code.rawValue)
     }
 }

@@ -21,7 +21,7 @@ struct Import: ParsableCommand {
     @Option(help: "The checkpoint to write (ckpt.h5).")
     var out: String
 
-    @Option(help: "Dropout of the checkpoint's model (default: config.json's resid/embd/attn_pdrop).")
+    @Option(parsing: .unconditional, help: "Dropout of the checkpoint's model (default: config.json's resid/embd/attn_pdrop).")
     var dropout: Double?
 
     func run() throws {

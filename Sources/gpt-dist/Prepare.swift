@@ -32,16 +32,16 @@ struct Prepare: ParsableCommand {
     @Option(help: "BPE merges: vocab.bpe or merges.txt (with --tokenizer bpe).")
     var merges: String?
 
-    @Option(help: "Fraction of the token stream, taken from its end, that becomes the val split.")
+    @Option(parsing: .unconditional, help: "Fraction of the token stream, taken from its end, that becomes the val split.")
     var valFraction: Double = 0.1
 
-    @Option(help: "Most tokens per shard file.")
+    @Option(parsing: .unconditional, help: "Most tokens per shard file.")
     var shardTokens: Int = 100_000_000
 
-    @Option(help: "Refuse a split shorter than one window of this block size (block_size + 1 tokens); the trainer checks again.")
+    @Option(parsing: .unconditional, help: "Refuse a split shorter than one window of this block size (block_size + 1 tokens); the trainer checks again.")
     var blockSize: Int?
 
-    @Option(help: "Threads encoding text chunks in parallel (on each rank).")
+    @Option(parsing: .unconditional, help: "Threads encoding text chunks in parallel (on each rank).")
     var workers: Int = 1
 
     @Option(name: .customLong("invalid-utf8"),
@@ -76,8 +76,7 @@ struct Prepare: ParsableCommand {
 
     /// One line naming the file and the problem, on standard error.
     private func report(_ error: Error, rank: Int? = nil) {
-        let prefix = "gpt-dist prepare: error: " + (rank.map { "rank \($0): " } ?? "")
-        FileHandle.standardError.write(Data((prefix + "\(error)\n").utf8))
+        printError(error, rank: rank)
     }
 
     private func prepare(_ steps: RankAgreement) throws {

@@ -21,34 +21,35 @@ struct Sample: ParsableCommand {
     @Option(help: "Take the tokenizer from this dataset folder (for checkpoints without /tokenizer).")
     var data: String?
 
-    @Option(help: "How many samples.")
+    @Option(parsing: .unconditional, help: "How many samples.")
     var numSamples = 10
 
-    @Option(help: "Tokens to generate per sample.")
+    @Option(parsing: .unconditional, help: "Tokens to generate per sample.")
     var maxNewTokens = 500
 
-    @Option(help: "Softmax temperature; 0 = greedy.")
+    @Option(parsing: .unconditional, help: "Softmax temperature; 0 = greedy.")
     var temperature: Float = 0.8
 
-    @Option(help: "Keep only the k most likely tokens (0 = off).")
+    @Option(parsing: .unconditional, help: "Keep only the k most likely tokens (0 = off).")
     var topK = 200
 
-    @Option(help: "Nucleus sampling: keep the most likely tokens until their probability reaches p (1 = off).")
+    @Option(parsing: .unconditional, help: "Nucleus sampling: keep the most likely tokens until their probability reaches p (1 = off).")
     var topP: Float = 1
 
-    @Option(help: "Random seed.")
+    @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 1337
 
-    @Option(help: "Compute threads (0 = every core).")
+    @Option(parsing: .unconditional, help: "Compute threads (0 = every core).")
     var threads = 0
 
     func validate() throws {
         if prompt != nil && promptFile != nil { throw ValidationError("give --prompt or --prompt-file, not both") }
         if numSamples < 1 { throw ValidationError("--num-samples: must be at least 1, got \(numSamples)") }
         if maxNewTokens < 1 { throw ValidationError("--max-new-tokens: must be at least 1, got \(maxNewTokens)") }
-        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature: must be >= 0, got \(temperature)") }
+        if !(temperature >= 0 && temperature.isFinite) { throw ValidationError("--temperature: must be 0 (greedy) or more, got \(temperature)") }
         if topK < 0 { throw ValidationError("--top-k: must be >= 0 (0 = off), got \(topK)") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p: must be in (0, 1], got \(topP)") }
+        if threads < 0 { throw ValidationError("--threads: must be 0 (every core) or more, got \(threads)") }
     }
 
     func run() throws {

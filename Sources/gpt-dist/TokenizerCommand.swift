@@ -43,7 +43,7 @@ struct BPEFileOptions: ParsableArguments {
 extension TokenizerCommand {
     /// Prints `error` as one line on standard error and exits with status 1.
     static func fail(_ error: Error) -> Never {
-        FileHandle.standardError.write(Data("error: \(String(describing: error))\n".utf8))
+        printError(error)
         Foundation.exit(1)
     }
 
@@ -60,10 +60,10 @@ extension TokenizerCommand {
             """
         )
 
-        @Option(help: "Vocabulary size to reach, counting <|endoftext|> and the 256 byte symbols (at least 257).")
+        @Option(parsing: .unconditional, help: "Vocabulary size to reach, counting <|endoftext|> and the 256 byte symbols (at least 257).")
         var vocabSize: Int
 
-        @Option(help: "Never merge a pair that occurs fewer times than this (Hugging Face's default).")
+        @Option(parsing: .unconditional, help: "Never merge a pair that occurs fewer times than this (Hugging Face's default).")
         var minFrequency: Int = 2
 
         @Option(help: ArgumentHelp("Folder to write vocab.json and merges.txt into.", valueName: "folder"))

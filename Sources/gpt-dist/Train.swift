@@ -11,8 +11,9 @@ struct Train: ParsableCommand {
         discussion: """
         Settings are nanoGPT's train.py keys (see configs/). gradient_accumulation_steps counts
         micro-steps over all ranks, as in nanoGPT, and must be a multiple of the rank count.
-        Ctrl-C finishes the current step, saves out_dir/ckpt.h5 and exits; continue with
-        --set init_from=resume.
+        Ctrl-C (or SIGTERM) finishes the current step, saves out_dir/ckpt.h5 and exits with
+        status 1 (as mpirun does once signalled); a second one stops at once, abandoning a save
+        in progress. Continue with --set init_from=resume.
         """)
 
     @Option(help: "The YAML config (see configs/).")
@@ -43,7 +44,11 @@ struct Train: ParsableCommand {
         }
         let communicator = try World.communicator()
         let rank = communicator.rank
-        StopRequest.install(announce: rank == 0)
+        // Rank 0 and the last rank say when a signal arrives and at which iteration (one of them
+        // survives whichever rank dies, and mpirun's SIGTERM reaches the survivors).
+        let announces = rank == 0 || rank == communicator.size - 1
+        let speaker = communicator.size > 1 ? "\(ErrorLine.command): rank \(rank) on \(StopRequest.shortHostName)" : ErrorLine.command
+        StopRequest.install(speaker: announces ? speaker : nil)
 
         let trainer: Trainer
         do {
@@ -52,6 +57,7 @@ struct Train: ParsableCommand {
             let progress = Progress(isTerminal: communicator.size > 1 || LaunchEnvironment.detect().isLaunchedInParallel ? false : nil)
             let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, progress: progress, quiet: quiet) : nil
             trainer = try Trainer(config: settings, sources: sources, communicator: communicator, reporter: reporter)
+            trainer.errorPrefix = ErrorLine.prefix
         } catch {
             try stop(after: error, communicator: communicator)
         }
@@ -64,6 +70,10 @@ struct Train: ParsableCommand {
                 print("\(outcome.interrupted ? "stopped" : "done"): \(outcome.iteration) iterations, best val loss \(best)\(skips), out_dir \(settings.out_dir)")
             }
             World.finalize()
+            // Stopped by a signal: the status mpirun gives a signalled job, so it is the same alone.
+            if outcome.interrupted { throw ExitCode(StopRequest.exitStatus) }
+        } catch let code as ExitCode {
+            throw code
         } catch {
             try stop(after: error, communicator: communicator)
         }
@@ -84,17 +94,3 @@ struct Train: ParsableCommand {
         throw ExitCode.failure
     }
 }
-
-/// Prints `error` as ArgumentParser does (one `Error:` line on standard error).
-func printError(_ error: Error, rank: Int? = nil) {
-    let prefix = rank.map { "Error: rank \($0): " } ?? "Error: "
-    let text = "\(error)".split(separator: "\n").first.map(String.init) ?? "\(error)"
-    FileHandle.standardError.write(Data((prefix + text + "\n").utf8))
-}
-
-/// A command-line mistake found while running (after argument parsing), printed as one line.
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-

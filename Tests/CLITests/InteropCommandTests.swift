@@ -21,12 +21,14 @@ final class InteropCommandTests: XCTestCase {
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
-    /// Exit status 1 and exactly one `Error:` line on standard error, containing `expected`.
-    func assertOneLineError(_ result: ProcessResult, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+    /// A non-zero exit and exactly one line on standard error, `gpt-dist <command>: error: `
+    /// followed by `expected`.
+    func assertOneLineError(_ result: ProcessResult, command: String, _ expected: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertNotEqual(result.status, 0, result.output, file: file, line: line)
         let lines = result.stderr.split(separator: "\n")
         XCTAssertEqual(lines.count, 1, result.output, file: file, line: line)
-        XCTAssertTrue(lines.first?.hasPrefix("Error: ") == true && result.stderr.contains(expected), result.output, file: file, line: line)
+        XCTAssertTrue(lines.first?.hasPrefix("gpt-dist \(command): error: \(expected)") == true, result.output, file: file, line: line)
     }
 
     func testImportExportAndImportAgain() throws {
@@ -50,25 +52,25 @@ final class InteropCommandTests: XCTestCase {
         XCTAssertEqual(a.parameters.map(\.bitPattern), b.parameters.map(\.bitPattern))
 
         assertOneLineError(try runProduct("gpt-dist", ["export", "--checkpoint", path("ckpt.h5"), "--out", path("hf")]),
-                           "\(path("hf/config.json")): already exists (use --force to replace it)")
+                           command: "export", "\(path("hf/config.json")): already exists (use --force to replace it)")
         XCTAssertEqual(try runProduct("gpt-dist", ["export", "--checkpoint", path("ckpt.h5"), "--out", path("hf"), "--force"]).status, 0)
     }
 
     func testBadInputIsOneLineNamingTheFileOrKey() throws {
         assertOneLineError(try runProduct("gpt-dist", ["import", "--from", path("absent"), "--out", path("x.h5")]),
-                           "\(path("absent")): is not a directory")
+                           command: "import", "\(path("absent")): is not a directory")
         let copy = path("bad")
         try FileManager.default.copyItem(atPath: Self.fixture, toPath: copy)
         var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: copy + "/config.json"))) as? [String: Any])
         config["n_inner"] = 100
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: copy + "/config.json"))
         assertOneLineError(try runProduct("gpt-dist", ["import", "--from", copy, "--out", path("x.h5")]),
-                           "\(copy)/config.json: n_inner is 100; gpt-dist's MLP is 4 · n_embd = 128 wide")
+                           command: "import", "\(copy)/config.json: n_inner is 100; gpt-dist's MLP is 4 · n_embd = 128 wide")
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.h5")))
         assertOneLineError(try runProduct("gpt-dist", ["export", "--checkpoint", path("none.h5"), "--format", "onnx", "--out", path("o")]),
-                           "--format: expected huggingface, got 'onnx'")
+                           command: "export", "--format: expected huggingface, got 'onnx'")
         assertOneLineError(try runProduct("gpt-dist", ["import", "--from", Self.fixture, "--out", path("x.h5"), "--dropout", "1.5"]),
-                           "--dropout: must be in [0, 1), got 1.5")
+                           command: "import", "--dropout: must be in [0, 1), got 1.5")
     }
 
     /// Data prepared with the directory's own tokenizer, as the fine-tuning recipe does, in `data`.
@@ -121,7 +123,7 @@ final class InteropCommandTests: XCTestCase {
         try FileManager.default.removeItem(atPath: bad + "/model.safetensors")
         assertOneLineError(try runProduct("gpt-dist", ["train", "--config", config, "--set", "init_from=\(bad)", "--quiet"],
                                           environment: TrainTestData.environment),
-                           "\(bad): has no model.safetensors")
+                           command: "train", "\(bad): has no model.safetensors")
     }
 
     /// Two ranks fine-tuning from the directory (rank 0 imports it, the others get its shape and

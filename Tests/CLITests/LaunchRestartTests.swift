@@ -50,6 +50,48 @@ final class LaunchRestartTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("launch: the same failure twice in a row; not restarting"), result.stderr)
         XCTAssertTrue(result.stderr.contains("launch: giving up after 2 failed run(s):"), result.stderr)
-        XCTAssertTrue(result.stderr.contains("launch:   run 2: Error: stopping at iteration 19: 8 updates in a row skipped"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("launch:   run 2: gpt-dist train: error: stopping at iteration 19: 8 updates in a row skipped"), result.stderr)
+    }
+
+    /// The process group of the bash running `script` (field 5 of /proc/PID/stat).
+    func processGroup(ofBashRunning script: String) -> pid_t? {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard pid_t(entry) != nil, let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
+                  String(decoding: command, as: UTF8.self).hasPrefix("/bin/bash\u{0}\(script)\u{0}"),
+                  let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 2, let group = pid_t(fields[2]) { return group }
+        }
+        return nil
+    }
+
+    /// Ctrl-C as a terminal sends it (SIGINT to the launcher's whole process group) stops the
+    /// run with its checkpoint, and `--max-restarts` does not start it again.
+    func testCtrlCIsNotRestarted() throws {
+        let name = "ctrl-c"
+        let out = directory.appendingPathComponent(name).path
+        let config = directory.appendingPathComponent(name + ".yaml").path
+        try TrainTestData.config(dataDir: data, outDir: out).write(toFile: config, atomically: true, encoding: .utf8)
+        var env = TrainTestData.environment
+        env["GPT_DIST"] = productURL("gpt-dist").path
+        env["RESTART_DELAY"] = "0"
+        // setsid: a process group of its own, as a shell gives a foreground job.
+        let run = try BackgroundRun(URL(fileURLWithPath: "/usr/bin/setsid"),
+                                    ["--wait", "/bin/bash", script, "--max-restarts", "2", "2", config, "--quiet",
+                                     "--set", "max_iters=100000", "--set", "eval_interval=100000"],
+                                    environment: env, folder: directory, name: name)
+        XCTAssertTrue(BackgroundRun.wait(seconds: 60) {
+            ((try? TrainTestData.metrics(out))?.filter { $0.event == "train" }.count ?? 0) >= 3
+        }, run.output)
+        let group = try XCTUnwrap(processGroup(ofBashRunning: script), run.output)
+        XCTAssertNotEqual(group, getpgrp(), "never signal the test's own group")
+        XCTAssertEqual(kill(-group, SIGINT), 0)
+        XCTAssertEqual(run.exitStatus(within: 60), 1, run.output)
+        XCTAssertTrue(run.stderr.contains("launch: stopped by a signal (exit status 1); not restarting"), run.output)
+        XCTAssertFalse(run.stderr.contains("restart 1 of 2"), run.output)
+        XCTAssertTrue(run.stdout.contains("stopped at iteration "), run.output)
+        let saved = try XCTUnwrap(Checkpoint.read(path: out + "/ckpt.h5").state?.iteration)
+        XCTAssertGreaterThan(saved, 3)
     }
 }

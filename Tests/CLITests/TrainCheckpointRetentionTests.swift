@@ -85,7 +85,7 @@ final class TrainCheckpointRetentionTests: XCTestCase {
         try corruptPositionEmbedding(out + "/ckpt.h5")
         let resumed = try train(out, ["init_from=resume"])
         XCTAssertNotEqual(resumed.status, 0)
-        XCTAssertEqual(resumed.stderr, "Error: \(out)/ckpt.h5: /model/transformer.wpe.weight: read failed: data error detected by Fletcher32 checksum\n")
+        XCTAssertEqual(resumed.stderr, "gpt-dist train: error: \(out)/ckpt.h5: /model/transformer.wpe.weight: read failed: data error detected by Fletcher32 checksum\n")
         let sample = try runProduct("gpt-dist", ["sample", "--checkpoint", out + "/ckpt.h5", "--num-samples", "1"])
         XCTAssertNotEqual(sample.status, 0)
         XCTAssertTrue(sample.stderr.contains("\(out)/ckpt.h5: /model/transformer.wpe.weight: read failed: data error detected by Fletcher32 checksum"), sample.stderr)

@@ -28,23 +28,23 @@ final class TrainConfigCLITests: XCTestCase {
         let file = try write("n_layer: 2\nlearning_rat: 1e-3\n")
         let (status, line) = try fail(["train", "--config", file])
         XCTAssertNotEqual(status, 0)
-        XCTAssertEqual(line, "Error: \(file):2: unknown key 'learning_rat' (did you mean learning_rate?)")
+        XCTAssertEqual(line, "gpt-dist train: error: \(file):2: unknown key 'learning_rat' (did you mean learning_rate?)")
     }
 
     func testWrongTypeAndImpossibleValue() throws {
         let file = try write("n_layer: two\n")
-        XCTAssertEqual(try fail(["train", "--config", file]).1, "Error: \(file):1: n_layer: expected an integer, got \"two\"")
+        XCTAssertEqual(try fail(["train", "--config", file]).1, "gpt-dist train: error: \(file):1: n_layer: expected an integer, got \"two\"")
         let divisible = try write("n_head: 3\nn_embd: 100\n", "y.yaml")
         let (status, line) = try fail(["train", "--config", divisible])
         XCTAssertNotEqual(status, 0)
-        XCTAssertEqual(line, "Error: \(divisible):2: n_embd: 100 is not divisible by n_head 3")
+        XCTAssertEqual(line, "gpt-dist train: error: \(divisible):2: n_embd: 100 is not divisible by n_head 3")
     }
 
     func testSetOverridesAreTypedAndNamed() throws {
         let file = try write("n_layer: 2\n")
         XCTAssertEqual(try fail(["train", "--config", file, "--set", "dropout=lots"]).1,
-                       "Error: --set dropout: dropout: expected a number, got \"lots\"")
-        XCTAssertEqual(try fail(["train", "--config", file, "--set", "dropout"]).1, "Error: --set dropout: expected key=value")
+                       "gpt-dist train: error: --set dropout: expected a number, got \"lots\"")
+        XCTAssertEqual(try fail(["train", "--config", file, "--set", "dropout"]).1, "gpt-dist train: error: --set dropout: expected key=value")
         let ok = try runProduct("gpt-dist", ["train", "--config", file, "--set", "dropout=0.25", "--set", "bias=true", "--print-config"])
         XCTAssertEqual(ok.status, 0, ok.output)
         XCTAssertTrue(ok.stdout.contains("dropout: 0.25\n"), ok.stdout)
@@ -55,7 +55,7 @@ final class TrainConfigCLITests: XCTestCase {
     func testMissingConfigFile() throws {
         let (status, line) = try fail(["train", "--config", "/nonexistent/c.yaml"])
         XCTAssertNotEqual(status, 0)
-        XCTAssertEqual(line, "Error: /nonexistent/c.yaml: cannot read the config: no such file")
+        XCTAssertEqual(line, "gpt-dist train: error: /nonexistent/c.yaml: cannot read the config: no such file")
     }
 
     func testPlotRedrawsFromMetrics() throws {
@@ -76,6 +76,6 @@ final class TrainConfigCLITests: XCTestCase {
 
         let (status, line) = try fail(["plot", directory.appendingPathComponent("nothing").path])
         XCTAssertNotEqual(status, 0)
-        XCTAssertEqual(line, "Error: \(directory.appendingPathComponent("nothing/metrics.jsonl").path): cannot open: no such file")
+        XCTAssertEqual(line, "gpt-dist plot: error: \(directory.appendingPathComponent("nothing/metrics.jsonl").path): cannot open: no such file")
     }
 }

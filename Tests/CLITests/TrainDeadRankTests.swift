@@ -1,9 +1,11 @@
 import Foundation
+import GPT
 import TestSupport
 import XCTest
 
-/// One rank of a 2-rank run killed (SIGKILL) mid-training: the job ends promptly, non-zero, and
-/// the log names the rank and the host; nobody hangs in a collective.
+/// One rank of a 2-rank run killed (SIGKILL) mid-training and mid-save: the job ends promptly,
+/// non-zero, the log names the rank, the host and the iteration; nobody hangs in a collective,
+/// and a kill mid-save leaves the previous checkpoint whole.
 final class TrainDeadRankTests: XCTestCase {
     var directory: URL!
     var data: String!
@@ -14,54 +16,77 @@ final class TrainDeadRankTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
-    /// The pid of the `gpt-dist` process whose command line mentions `marker` and whose Open MPI
-    /// rank is `rank`.
-    func rankProcess(_ rank: Int, marker: String) -> pid_t? {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for entry in entries {
-            guard let pid = pid_t(entry),
-                  let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
-                  String(decoding: command, as: UTF8.self).contains(marker),
-                  let environment = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
-            let variables = environment.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            if variables.contains("OMPI_COMM_WORLD_RANK=\(rank)") { return pid }
-        }
-        return nil
+    /// `train` of `config` as 2 ranks under mpirun, in the background.
+    func startJob(_ config: String, _ overrides: [String], environment: [String: String] = [:], name: String) throws -> BackgroundRun {
+        let mpirun = try XCTUnwrap(mpirunURL)
+        return try BackgroundRun(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", productURL("gpt-dist").path,
+                                          "train", "--config", config, "--quiet"] + overrides.flatMap { ["--set", $0] },
+                                 environment: TrainTestData.environment.merging(environment) { $1 }, folder: directory, name: name)
+    }
+
+    /// Kills rank 1 of the job running `config`; then every rank must be gone within 30 s, with a
+    /// non-zero status. Returns the job's standard error.
+    func killRankOne(of job: BackgroundRun, config: String) throws -> String {
+        let victim = try XCTUnwrap(RankProcesses.pid(rank: 1, marker: config), "rank 1 of the job")
+        XCTAssertEqual(kill(victim, SIGKILL), 0)
+        let status = job.exitStatus(within: 30)
+        XCTAssertNotNil(status, "every rank must be gone within 30 s of the kill")
+        XCTAssertNotEqual(status, 0)
+        XCTAssertNil(RankProcesses.pid(rank: 0, marker: config), "rank 0 is gone too")
+        let log = job.stderr
+        XCTAssertTrue(log.contains("process rank 1 with PID"), log)
+        XCTAssertTrue(log.contains("on node \(RankProcesses.shortHostName) exited on signal 9 (Killed)"), log)
+        return log
+    }
+
+    /// The iteration rank 0's line names when mpirun's SIGTERM reaches it.
+    func iterationNamedByRankZero(_ log: String) throws -> Int {
+        let prefix = "gpt-dist train: rank 0 on \(RankProcesses.shortHostName): stop requested (SIGTERM) at iteration "
+        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.hasPrefix(prefix) }, log)
+        return try XCTUnwrap(Int(line.dropFirst(prefix.count).prefix { $0.isNumber }), String(line))
     }
 
     func testKilledRankEndsTheJobPromptlyAndIsNamed() throws {
-        let mpirun = try XCTUnwrap(mpirunURL)
         let out = directory.appendingPathComponent("out").path
         let config = directory.appendingPathComponent("c.yaml").path
         try TrainTestData.config(dataDir: data, outDir: out).write(toFile: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = mpirun
-        process.arguments = ["-np", "2", "--oversubscribe", "--bind-to", "none", productURL("gpt-dist").path,
-                             "train", "--config", config, "--quiet", "--set", "max_iters=100000", "--set", "eval_interval=100000"]
-        process.environment = childEnvironment(TrainTestData.environment)
-        let errors = directory.appendingPathComponent("stderr.txt")
-        XCTAssertTrue(FileManager.default.createFile(atPath: errors.path, contents: nil))
-        process.standardError = try FileHandle(forWritingTo: errors)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
+        let job = try startJob(config, ["max_iters=100000", "eval_interval=100000"], name: "mid-step")
 
         // Wait until training is under way (a few steps logged), then kill rank 1.
-        var deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, ((try? TrainTestData.metrics(out))?.filter { $0.event == "train" }.count ?? 0) < 3 {
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        let victim = try XCTUnwrap(rankProcess(1, marker: config), "rank 1 of the job")
-        XCTAssertEqual(kill(victim, SIGKILL), 0)
+        BackgroundRun.wait(seconds: 60) { ((try? TrainTestData.metrics(out))?.filter { $0.event == "train" }.count ?? 0) >= 3 }
+        let logged = try TrainTestData.metrics(out).filter { $0.event == "train" }.map(\.iter).max() ?? -1
+        XCTAssertGreaterThanOrEqual(logged, 2)
+        let log = try killRankOne(of: job, config: config)
+        let lastLogged = try TrainTestData.metrics(out).filter { $0.event == "train" }.map(\.iter).max() ?? -1
+        let named = try iterationNamedByRankZero(log)
+        XCTAssertGreaterThanOrEqual(named, logged, log)
+        XCTAssertLessThanOrEqual(named, lastLogged + 1, "the iteration in progress when the job was ended: \(log)")
+    }
+
+    /// Rank 1 killed while rank 0 is inside the checkpoint write (the model in ckpt.h5.tmp, the
+    /// moments not yet): the job still ends promptly and non-zero, and ckpt.h5 is the previous
+    /// save, byte for byte, and loads.
+    func testKillMidSaveKeepsThePreviousCheckpoint() throws {
+        let out = directory.appendingPathComponent("out").path
+        let config = directory.appendingPathComponent("c.yaml").path
+        try TrainTestData.config(dataDir: data, outDir: out).write(toFile: config, atomically: true, encoding: .utf8)
+        let first = try startJob(config, ["max_iters=5"], name: "first")
+        XCTAssertEqual(first.exitStatus(within: 120), 0, first.output)
+        let checkpoint = out + "/ckpt.h5", temporary = checkpoint + ".tmp"
+        let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+
+        // Resumed at 5, it saves at 6 (checkpoint_interval 3); rank 0 pauses in that write.
+        let job = try startJob(config, ["init_from=resume", "max_iters=100000", "eval_interval=100000", "checkpoint_interval=3"],
+                               environment: ["GPT_DIST_TEST_PAUSE_IN_SAVE": "60"], name: "mid-save")
+        XCTAssertTrue(BackgroundRun.wait(seconds: 60) { FileManager.default.fileExists(atPath: temporary) }, job.output)
         let killed = Date()
-        deadline = killed.addingTimeInterval(30)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
-        XCTAssertFalse(process.isRunning, "every rank must be gone within 30 s of the kill")
-        process.waitUntilExit()
-        XCTAssertNotEqual(process.terminationStatus, 0)
-        XCTAssertNil(rankProcess(0, marker: config), "rank 0 is gone too")
-        let log = try String(contentsOf: errors, encoding: .utf8)
-        XCTAssertTrue(log.contains("process rank 1 with PID"), log)
-        XCTAssertTrue(log.contains("exited on signal 9 (Killed)"), log)
+        let log = try killRankOne(of: job, config: config)
+        XCTAssertLessThan(Date().timeIntervalSince(killed), 30, "rank 0 does not sit out its pause")
+        XCTAssertEqual(try iterationNamedByRankZero(log), 6, log)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: checkpoint)), before, "ckpt.h5 is the save before, untouched")
+        let contents = try Checkpoint.read(path: checkpoint)
+        XCTAssertEqual(contents.state?.iteration, 5)
+        let sample = try runProduct("gpt-dist", ["sample", "--checkpoint", checkpoint, "--num-samples", "1", "--max-new-tokens", "5"])
+        XCTAssertEqual(sample.status, 0, sample.output)
     }
 }

@@ -135,7 +135,7 @@ final class TrainRunTests: XCTestCase {
         let c = try writeConfig("c.yaml", out: "c")
         let result = try train(c.config, np: 3)
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.stderr.contains("Error: \(c.config):10: gradient_accumulation_steps: 2 is not divisible by the 3 ranks of this run"),
+        XCTAssertTrue(result.stderr.contains("gpt-dist train: error: \(c.config):10: gradient_accumulation_steps: 2 is not divisible by the 3 ranks of this run"),
                       result.output)
         XCTAssertEqual(result.stderr.components(separatedBy: "gradient_accumulation_steps: 2 is not divisible").count - 1, 1,
                        "rank 0 alone reports: \(result.stderr)")
@@ -145,13 +145,13 @@ final class TrainRunTests: XCTestCase {
         let c = try writeConfig("c.yaml", out: "c")
         var result = try train(c.config, ["block_size=100000"])
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(result.stderr, "Error: --set block_size: block_size: 100000 is longer than the val split of \(data!) (4001 tokens; a window needs block_size + 1)\n")
+        XCTAssertEqual(result.stderr, "gpt-dist train: error: --set block_size: 100000 is longer than the val split of \(data!) (4001 tokens; a window needs block_size + 1)\n")
         result = try train(c.config, ["data_dir=\(directory.path)/missing"])
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(result.stderr, "Error: --set data_dir: data_dir: \(directory.path)/missing does not exist (run gpt-dist prepare first)\n")
+        XCTAssertEqual(result.stderr, "gpt-dist train: error: --set data_dir: \(directory.path)/missing does not exist (run gpt-dist prepare first)\n")
         result = try train(c.config, ["init_from=resume"])
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertEqual(result.stderr, "Error: \(directory.path)/c/ckpt.h5: no checkpoint to resume (init_from: resume reads out_dir/ckpt.h5)\n")
+        XCTAssertEqual(result.stderr, "gpt-dist train: error: \(directory.path)/c/ckpt.h5: no checkpoint to resume (init_from: resume reads out_dir/ckpt.h5)\n")
         XCTAssertFalse(FileManager.default.fileExists(atPath: c.out + "/ckpt.h5"))
     }
 }

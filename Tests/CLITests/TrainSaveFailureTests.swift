@@ -56,9 +56,9 @@ final class TrainSaveFailureTests: XCTestCase {
         let result = try train(out, mounted == nil ? ["init_from=resume"] : [])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertNotEqual(result.status, 139, "no crash at exit")
-        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("gpt-dist train: error: ") }
         XCTAssertEqual(errors.count, 1, result.stderr)
-        XCTAssertTrue(errors.first?.hasPrefix("Error: \(out)/ckpt.h5: cannot write the checkpoint: ") == true, result.stderr)
+        XCTAssertTrue(errors.first?.hasPrefix("gpt-dist train: error: \(out)/ckpt.h5: cannot write the checkpoint: ") == true, result.stderr)
         XCTAssertTrue(errors.first?.contains(expected) == true, result.stderr)
         XCTAssertFalse(result.stderr.contains("Program crashed"), result.stderr)
         // The save at 10 is whole and resumable; the one at 20 left nothing behind.

@@ -88,7 +88,7 @@ final class TrainStepGuardRunTests: XCTestCase {
         let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
         let second = try train("run", np: np, poison: "3-20", ["init_from=resume", "max_skipped_steps=3"])
         XCTAssertNotEqual(second.result.status, 0, second.result.output)
-        let line = "Error: stopping at iteration 5: 3 updates in a row skipped (max_skipped_steps: 3), the last because its loss is nan;"
+        let line = "gpt-dist train: error: stopping at iteration 5: 3 updates in a row skipped (max_skipped_steps: 3), the last because its loss is nan;"
         XCTAssertEqual(second.result.stderr.components(separatedBy: line).count - 1, 1, second.result.stderr)
         XCTAssertFalse(second.result.stderr.contains("rank 1"), second.result.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: checkpoint)), before, "the checkpoint is untouched")

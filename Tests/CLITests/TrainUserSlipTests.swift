@@ -38,7 +38,7 @@ final class TrainUserSlipTests: XCTestCase {
         let metrics = try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8)
         let again = try train(c, ["max_iters=10"], np: 2)
         XCTAssertNotEqual(again.status, 0)
-        let line = "Error: \(c):2: out_dir: \(out) already holds a checkpoint (\(out)/ckpt.h5) that this run from scratch would replace: resume it (--set init_from=resume), choose another out_dir, or set overwrite_checkpoint: true"
+        let line = "gpt-dist train: error: \(c):2: out_dir: \(out) already holds a checkpoint (\(out)/ckpt.h5) that this run from scratch would replace: resume it (--set init_from=resume), choose another out_dir, or set overwrite_checkpoint: true"
         XCTAssertEqual(again.stderr.components(separatedBy: line).count - 1, 1, again.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out + "/ckpt.h5")), checkpoint)
         XCTAssertEqual(try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8), metrics)
@@ -68,7 +68,7 @@ final class TrainUserSlipTests: XCTestCase {
         let otherData = other.appendingPathComponent("data").path
         let tune = try train(c, ["init_from=\(out)/ckpt.h5", "data_dir=\(otherData)", "out_dir=\(other.path)/tuned"])
         XCTAssertNotEqual(tune.status, 0)
-        XCTAssertTrue(tune.stderr.hasPrefix("Error: \(out)/ckpt.h5: its tokenizer (char, "), tune.stderr)
+        XCTAssertTrue(tune.stderr.hasPrefix("gpt-dist train: error: \(out)/ckpt.h5: its tokenizer (char, "), tune.stderr)
         XCTAssertTrue(tune.stderr.contains("differs from the one of \(otherData) (char, "), tune.stderr)
         XCTAssertEqual(tune.stderr.split(separator: "\n").count, 1, tune.stderr)
         let resume = try train(c, ["init_from=resume", "data_dir=\(otherData)"])

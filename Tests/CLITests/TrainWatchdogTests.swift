@@ -24,12 +24,12 @@ final class TrainWatchdogTests: XCTestCase {
         let two = try mpirun(np: 2, "gpt-dist", arguments, environment: environment)
         XCTAssertLessThan(Date().timeIntervalSince(started), 60, "the job ends instead of hanging")
         XCTAssertNotEqual(two.status, 0)
-        let line = try XCTUnwrap(two.stderr.split(separator: "\n").first { $0.hasPrefix("Error: rank ") }, two.stderr)
+        let line = try XCTUnwrap(two.stderr.split(separator: "\n").first { $0.hasPrefix("gpt-dist train: error: rank ") }, two.stderr)
         XCTAssertTrue(line.contains(": no progress for 2 s in "), String(line))
         XCTAssertTrue(line.contains(" of iteration 5; its collectives wait on ranks 0-1 of 2; aborting the job (collective_timeout_s 2)"), String(line))
 
         let one = try runProduct("gpt-dist", arguments, environment: environment)
         XCTAssertNotEqual(one.status, 0)
-        XCTAssertTrue(one.stderr.hasPrefix("Error: rank 0: no progress for 2 s in the start of iteration 5; aborting the job (collective_timeout_s 2)\n"), one.stderr)
+        XCTAssertTrue(one.stderr.hasPrefix("gpt-dist train: error: rank 0: no progress for 2 s in the start of iteration 5; aborting the job (collective_timeout_s 2)\n"), one.stderr)
     }
 }

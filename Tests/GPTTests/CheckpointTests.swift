@@ -87,6 +87,37 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(wpe, Array(model.parameter(named: "transformer.wpe.weight")!))
     }
 
+    /// Every attribute a checkpoint holds, group by group, is the one docs/checkpoint-format.md
+    /// lists (and no other): root, /optimizer, /state, /tokenizer; /config holds every setting
+    /// that has a value.
+    func testStoredAttributesAreTheDocumentedOnes() throws {
+        let (model, optimizer) = try trainedModel()
+        let path = directory.appendingPathComponent("ckpt.h5").path
+        let state = TrainingState(iteration: 7, bestValLoss: 2.5, seed: 3, worldSize: 2,
+                                  dataStream: TorchGenerator(seed: 3))
+        try Checkpoint.write(to: path, model: model, optimizer: optimizer, config: settings(), state: state,
+                             tokenizer: try CharTokenizer(vocabulary: "\n !,.abcdef"))
+        let file = try H5File.open(at: path)
+        defer { file.close() }
+        XCTAssertEqual(Set(try file.attributeNames()), ["format", "format_version"])
+        XCTAssertEqual(Set(try file.childNames()), ["model", "optimizer", "config", "state", "tokenizer"])
+        let optimizerGroup = try file.group("optimizer")
+        XCTAssertEqual(Set(try optimizerGroup.attributeNames()), ["step", "beta1", "beta2", "eps", "weight_decay"])
+        XCTAssertEqual(Set(try optimizerGroup.childNames()), ["exp_avg", "exp_avg_sq"])
+        XCTAssertEqual(try optimizerGroup.attribute("beta2", as: Double.self), 0.99, accuracy: 1e-7)
+        let stateGroup = try file.group("state")
+        XCTAssertEqual(Set(try stateGroup.attributeNames()), ["iter_num", "best_val_loss", "seed", "world_size", "dropout_stream"])
+        XCTAssertEqual(try stateGroup.childNames(), ["data_stream"])
+        XCTAssertEqual(try file.dataset("/state/data_stream").shape, [626])
+        XCTAssertEqual(try stateGroup.attribute("iter_num", as: Int.self), 7)
+        let tokenizerGroup = try file.group("tokenizer")
+        XCTAssertEqual(Set(try tokenizerGroup.attributeNames()), ["kind", "vocab_size"])
+        XCTAssertEqual(try tokenizerGroup.childNames(), ["vocabulary"])
+        let setSettings = settings().allValues.filter { $0.value != .null }.map(\.name)
+        XCTAssertEqual(Set(try file.group("config").attributeNames()), Set(setSettings))
+        XCTAssertTrue(setSettings.contains("vocab_size"))
+    }
+
     /// A save that fails half-way (here: a tokenizer that cannot be stored, after the model and
     /// moments are written) leaves the previous checkpoint as it was, and no temporary file.
     func testFailedSaveKeepsThePreviousCheckpoint() throws {

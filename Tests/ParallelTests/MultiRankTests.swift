@@ -162,7 +162,7 @@ final class MultiRankTests: XCTestCase {
         XCTAssertTrue(fields["rank 0"]?.hasSuffix("checks ok") == true, result.output)
         XCTAssertTrue(fields["rank 1"]?.hasSuffix("checks FAILED") == true, result.output)
         XCTAssertTrue(fields["rank 2"]?.hasSuffix("checks ok") == true, result.output)
-        XCTAssertTrue(result.stderr.contains("gpt-dist doctor: rank 1: simulated failure"), result.output)
+        XCTAssertTrue(result.stderr.contains("gpt-dist doctor: error: rank 1: simulated failure"), result.output)
     }
 
     /// One rank under mpirun bound to one core: MPI runs with size 1, and the rank uses one

@@ -25,7 +25,7 @@ extension Checkpoint {
     public static func write(to path: String, parameters: UnsafeBufferPointer<Float>, layout: ParameterLayout,
                              optimizer: AdamW?, config: TrainConfig, state: TrainingState?, tokenizer: (any Tokenizer)?,
                              moments: ((MomentWriter) throws -> Void)? = nil) throws {
-        let temporary = path + ".tmp"
+        let temporary = temporaryPath(for: path)
         unlink(temporary)
         do {
             let directory = (path as NSString).deletingLastPathComponent
@@ -91,6 +91,9 @@ extension Checkpoint {
             throw CheckpointError.writeFailed(path: path, reason: "\(error)")
         }
     }
+
+    /// The file a save of `path` writes before renaming it over `path`.
+    public static func temporaryPath(for path: String) -> String { path + ".tmp" }
 
     /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`.
     static func writeTensors(_ buffer: UnsafeBufferPointer<Float>, layout: ParameterLayout, into group: H5Group) throws {

@@ -1,9 +1,22 @@
 import Foundation
 
 /// Ctrl-C (SIGINT) and SIGTERM (what mpirun and Slurm send to stop a job) during training: the
-/// first one asks the trainer to finish its step, save a checkpoint and exit cleanly; a second
-/// one ends the process at once.
+/// first one asks the trainer to finish its step, save a checkpoint and stop; a second one ends
+/// the process at once, abandoning a save in progress (its temporary file is removed; the
+/// previous checkpoint was never touched). "Second" means the same signal again: a SIGTERM
+/// after a SIGINT (or the reverse) is the same request, as when a terminal's Ctrl-C reaches a
+/// launcher and ranks that share its process group and the launcher then sends them SIGTERM
+/// (Open MPI's mpirun gives its ranks groups of their own: they see only its SIGTERM). A run
+/// stopped either way exits with `exitStatus`.
+///
+/// The announcing rank prints one line for each signal, naming itself, its host and the
+/// iteration (when a rank dies, mpirun's SIGTERM to the others makes this the line that says
+/// where the job was).
 public enum StopRequest {
+    /// The exit status of a run stopped by a signal, alone or under mpirun (which exits 1 once
+    /// it is signalled, whatever its ranks return): 1, saved or not.
+    public static let exitStatus: Int32 = 1
+
     /// True once a stop signal arrived.
     public static var isRequested: Bool { stopFlag.pointee != 0 }
 
@@ -13,33 +26,113 @@ public enum StopRequest {
     /// Asks for a stop as a signal would (tests).
     public static func request() { stopFlag.pointee = 1 }
 
-    /// Installs the handlers for SIGINT and SIGTERM. `announce` says whether to print a notice
-    /// (only rank 0 does).
-    public static func install(announce: Bool) {
-        _ = stopFlag  // initialise the global outside the handler
-        announceOnSignal = announce ? 1 : 0
+    /// Installs the handlers for SIGINT and SIGTERM. `speaker` begins the lines printed when a
+    /// signal arrives (e.g. `gpt-dist train: rank 0 on node1`); nil prints nothing.
+    public static func install(speaker: String?) {
+        // Initialise the globals here, outside the handler.
+        _ = (stopFlag, currentIteration, saving, hasSavePath, firstSignalNumber, savePath, digits)
+        if let speaker {
+            let bytes = Array((speaker + ": ").utf8)
+            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
+            buffer.initialize(from: bytes, count: bytes.count)
+            speakerText = UnsafePointer(buffer)
+            speakerLength = bytes.count
+        } else {
+            speakerText = nil
+        }
         signal(SIGINT, handleStopSignal)
         signal(SIGTERM, handleStopSignal)
+    }
+
+    /// The iteration the run is at, for the signal's line.
+    public static func enter(iteration: Int) {
+        currentIteration.pointee = sig_atomic_t(truncatingIfNeeded: iteration)
+    }
+
+    /// A save begins: a second signal now abandons it and removes `temporary` (the file being
+    /// written on this rank; nil on the ranks that only send their parts).
+    public static func beginSave(temporary: String?) {
+        hasSavePath.pointee = 0
+        let bytes = Array((temporary ?? "").utf8CString)
+        if temporary != nil && bytes.count <= pathCapacity {
+            bytes.withUnsafeBufferPointer { savePath.update(from: $0.baseAddress!, count: bytes.count) }
+            hasSavePath.pointee = 1
+        }
+        saving.pointee = 1
+    }
+
+    /// The save is over (written or failed).
+    public static func endSave() {
+        saving.pointee = 0
+        hasSavePath.pointee = 0
+    }
+
+    /// The host name as mpirun prints it (up to the first dot).
+    public static var shortHostName: String {
+        var name = [CChar](repeating: 0, count: 256)
+        guard gethostname(&name, name.count - 1) == 0 else { return "?" }
+        let full = String(cString: name)
+        return full.split(separator: ".").first.map(String.init) ?? full
     }
 }
 
 /// Set by the signal handler; read once per optimizer step.
-private let stopFlag: UnsafeMutablePointer<sig_atomic_t> = {
+private let stopFlag = flag()
+/// The iteration for the signal's line, and whether a save is being written (and the path of
+/// its temporary file, when this rank writes one).
+private let currentIteration = flag()
+private let saving = flag()
+private let hasSavePath = flag()
+/// The signal that made the request.
+private let firstSignalNumber = flag()
+private let pathCapacity = 4096
+private let savePath = UnsafeMutablePointer<CChar>.allocate(capacity: pathCapacity)
+/// Scratch for the iteration's digits (written by the handler only).
+private let digits = UnsafeMutablePointer<UInt8>.allocate(capacity: 24)
+
+private func flag() -> UnsafeMutablePointer<sig_atomic_t> {
     let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
     p.pointee = 0
     return p
-}()
+}
 
-/// Read by the handler; written before the handlers are installed.
-private var announceOnSignal: sig_atomic_t = 0
+/// What begins the handler's lines (nil: it prints nothing); written before the handlers are
+/// installed.
+private var speakerText: UnsafePointer<UInt8>?
+private var speakerLength = 0
 
-private let stopNotice: StaticString = "\nstop requested: finishing this step and saving a checkpoint (signal again to quit now)\n"
+private let firstSignal: StaticString = ": finishing this step, then saving a checkpoint and stopping (a second signal stops at once)\n"
+private let secondDuringSave: StaticString = "second stop signal: abandoning the save in progress (its temporary file removed; the previous checkpoint stays as it was)\n"
+private let secondOtherwise: StaticString = "second stop signal: stopping at once, without saving (the last checkpoint saved stays as it was)\n"
 
-/// Only async-signal-safe calls here: set the flag, write(2), _exit(2).
+private func put(_ text: StaticString) {
+    _ = write(STDERR_FILENO, text.utf8Start, text.utf8CodeUnitCount)
+}
+
+/// Only async-signal-safe calls here: write(2), unlink(2), _exit(2).
 private func handleStopSignal(_ signal: Int32) {
-    if stopFlag.pointee != 0 { _exit(128 + signal) }
-    stopFlag.pointee = 1
-    if announceOnSignal != 0 {
-        _ = write(STDERR_FILENO, stopNotice.utf8Start, stopNotice.utf8CodeUnitCount)
+    let announce = speakerText != nil
+    if stopFlag.pointee != 0 {
+        // The other kind than the first (a launcher's SIGTERM after the terminal's SIGINT
+        // reached the whole foreground group) is the same request again.
+        if signal != firstSignalNumber.pointee { return }
+        if announce, let speakerText { _ = write(STDERR_FILENO, speakerText, speakerLength) }
+        let inSave = saving.pointee != 0
+        if announce { put(inSave ? secondDuringSave : secondOtherwise) }
+        if inSave && hasSavePath.pointee != 0 { unlink(savePath) }
+        _exit(StopRequest.exitStatus)
     }
+    stopFlag.pointee = 1
+    firstSignalNumber.pointee = sig_atomic_t(signal)
+    guard announce, let speakerText else { return }
+    _ = write(STDERR_FILENO, speakerText, speakerLength)
+    put(signal == SIGINT ? "stop requested (SIGINT) at iteration " : "stop requested (SIGTERM) at iteration ")
+    var value = Int(currentIteration.pointee), count = 0
+    repeat {
+        digits[23 - count] = UInt8(48 + value % 10)
+        value /= 10
+        count += 1
+    } while value > 0 && count < 24
+    _ = write(STDERR_FILENO, digits + (24 - count), count)
+    put(firstSignal)
 }

@@ -27,17 +27,22 @@ public enum TrainConfigError: Error, CustomStringConvertible, LocalizedError, Eq
             return "\(file): expected `key: value` lines (a YAML mapping) at the top level"
         case .unknownKey(let source, let key, let suggestion):
             let hint = suggestion.map { " (did you mean \($0)?)" } ?? ""
-            return "\(source): unknown key '\(key)'\(hint)"
+            return source == "--set \(key)" ? "\(source): unknown key\(hint)" : "\(source): unknown key '\(key)'\(hint)"
         case .duplicateKey(let source, let key):
             return "\(source): \(key) is set twice"
         case .wrongType(let source, let key, let got, let expected):
-            return "\(source): \(key): expected \(expected), got \(got)"
+            return "\(Self.place(source, key)): expected \(expected), got \(got)"
         case .invalidValue(let source, let key, let problem):
-            return "\(source): \(key): \(problem)"
+            return "\(Self.place(source, key)): \(problem)"
         case .malformedOverride(let argument):
             return "--set \(argument): expected key=value"
         }
     }
 
     public var errorDescription: String? { description }
+
+    /// `source: key`, or `source` alone when it is the key's own `--set key` (the key is named once).
+    private static func place(_ source: String, _ key: String) -> String {
+        source == "--set \(key)" ? source : "\(source): \(key)"
+    }
 }

@@ -20,7 +20,7 @@ extension Trainer {
             ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_DIE_AT_STEP"].flatMap { Int($0) } : nil
         let communicator = self.communicator
         watchdog = config.collective_timeout_s > 0
-            ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize,
+            ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize, prefix: errorPrefix,
                        abort: { communicator.abort(code: 1) })
             : nil
         defer { watchdog?.stop() }
@@ -29,6 +29,7 @@ extension Trainer {
         while true {
             let it = state.iteration
             if it == dieAt { kill(getpid(), SIGKILL) }
+            StopRequest.enter(iteration: it)
             watchdog?.enter("the start", iteration: it)
             if it == stallAt { Thread.sleep(forTimeInterval: 1e6) }
             let lr = schedule.learningRate(at: it)
@@ -46,7 +47,9 @@ extension Trainer {
 
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let taken = try step(iteration: it, lr: lr)
-            let loss = taken.loss, stopRequested = taken.stop
+            // The ranks agree on a stop through the step's allreduce, so a signal that comes after
+            // it is acted on one step later; alone, the step in which it came is the last.
+            let loss = taken.loss, stopRequested = taken.stop || (worldSize == 1 && StopRequest.isRequested)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - stepStart) / 1e9
             window.add(seconds: seconds, tokens: config.tokensPerIteration)
             state.iteration = it + 1
@@ -226,8 +229,10 @@ extension Trainer {
         var status: [Int32] = [1]
         var failure: Error?
         watchdog?.enter("saving the checkpoint", iteration: state.iteration)
+        StopRequest.beginSave(temporary: rank == 0 ? Checkpoint.temporaryPath(for: checkpointPath) : nil)
+        defer { StopRequest.endSave() }
         try exchange.finishParameters()
-        let moments = MomentShards(exchange: exchange, communicator: communicator), optimizer = self.optimizer
+        let moments = MomentShards(exchange: exchange, communicator: communicator), optimizer = self.optimizer, pause = savePause
         if rank == 0 {
             var wroteMoments = false
             do {
@@ -235,6 +240,8 @@ extension Trainer {
                 state.dataStream = stream.iterationStart
                 try Checkpoint.write(to: checkpointPath, model: model, optimizer: optimizer, config: config,
                                      state: state, tokenizer: loader.tokenizer, moments: { write in
+                                         // The model is in the temporary file, the moments not yet.
+                                         if let pause { Thread.sleep(forTimeInterval: pause) }
                                          wroteMoments = true
                                          try moments.collect(from: optimizer, write: write)
                                      })

@@ -57,6 +57,9 @@ public final class Trainer {
     var profile = TrainProfile()
     /// Aborts the job when this rank stops making progress (collective_timeout_s), during `run`.
     var watchdog: Watchdog?
+    /// What begins a line a rank prints for itself, outside `reporter` (the watchdog's): the
+    /// command's error prefix (`gpt-dist train: error: ` from the command line).
+    public var errorPrefix = "error: "
     /// The iteration of the last checkpoint this run saved (every rank; -1: none).
     var lastSavedIteration = -1
     /// Decides before each AdamW step whether to take it (skip_loss_zscore, skip_grad_zscore).
@@ -64,6 +67,10 @@ public final class Trainer {
     /// Iterations the test hook `GPT_DIST_TEST_POISON_STEP` (`N` or `N-M`) makes bad: the last
     /// rank's loss and gradients become NaN, as from a corrupt batch.
     let poisonedSteps: ClosedRange<Int>?
+    /// Seconds the test hook `GPT_DIST_TEST_PAUSE_IN_SAVE` makes rank 0 wait in the middle of
+    /// every checkpoint write (the model in `ckpt.h5.tmp`, the moments not yet), so a test can
+    /// kill a rank or send a signal mid-save.
+    let savePause = ProcessInfo.processInfo.environment["GPT_DIST_TEST_PAUSE_IN_SAVE"].flatMap { Double($0) }
 
     var rank: Int { communicator.rank }
     var worldSize: Int { communicator.size }

@@ -11,14 +11,17 @@ final class Watchdog {
     private let rank: Int
     private let worldSize: Int
     private let abort: () -> Never
+    /// What begins the line (the command's error prefix, e.g. `gpt-dist train: error: `).
+    private let prefix: String
     private let lock = NSLock()
     private var activity = "starting"
     private var iteration = 0
     private var since = DispatchTime.now().uptimeNanoseconds
     private var stopped = false
 
-    init(timeout: Double, rank: Int, worldSize: Int, abort: @escaping () -> Never) {
+    init(timeout: Double, rank: Int, worldSize: Int, prefix: String, abort: @escaping () -> Never) {
         self.timeout = timeout
+        self.prefix = prefix
         self.rank = rank
         self.worldSize = worldSize
         self.abort = abort
@@ -56,7 +59,7 @@ final class Watchdog {
             if done { return }
             if waited > timeout {
                 let peers = worldSize > 1 ? "; its collectives wait on ranks 0-\(worldSize - 1) of \(worldSize)" : ""
-                let line = "Error: rank \(rank): no progress for \(Int(waited)) s in \(what) of iteration \(it)\(peers); aborting the job (collective_timeout_s \(formatted(timeout)))\n"
+                let line = "\(prefix)rank \(rank): no progress for \(Int(waited)) s in \(what) of iteration \(it)\(peers); aborting the job (collective_timeout_s \(formatted(timeout)))\n"
                 FileHandle.standardError.write(Data(line.utf8))
                 abort()
             }
