@@ -13,7 +13,7 @@ final class BackgroundRun {
     init(_ executable: URL, _ arguments: [String], environment: [String: String], folder: URL, name: String) throws {
         stdoutURL = folder.appendingPathComponent("\(name).stdout")
         stderrURL = folder.appendingPathComponent("\(name).stderr")
-        for url in [stdoutURL, stderrURL] { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        for url in [stdoutURL, stderrURL] { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         process.executableURL = executable
         process.arguments = arguments
         process.environment = childEnvironment(environment)

@@ -52,6 +52,8 @@ public final class GradientExchange {
     private let count: Int
 
     private var gradientRequests: [CollectiveRequest] = []
+    /// The bucket of each of `gradientRequests` (they start in the order buckets complete).
+    private var gradientRequestBuckets: [Int] = []
     /// Which buckets' reductions have started in this backward, and which tensors are final.
     private var started: [Bool]
     private var finalTensors: [Bool]
@@ -72,7 +74,7 @@ public final class GradientExchange {
     private var tokenRows: UnsafeMutableBufferPointer<Float>?
     private var tokenRowsRequest: CollectiveRequest?
     /// Allgathers in flight, in forward order, and how far the parameters are complete.
-    private var gatherRequests: [(range: Range<Int>, request: CollectiveRequest)] = []
+    private var gatherRequests: [(range: Range<Int>, request: CollectiveRequest, bucket: Int)] = []
     /// True from `gatherParameters` to the next forward's embedding lookup, when that lookup
     /// fetches its wte rows instead of waiting for wte's allgather (queued last).
     private var fetchesTokenRows = false
@@ -152,6 +154,10 @@ public final class GradientExchange {
 
     /// Runs `backward` (the last micro-step's) with the model announcing finished gradients, each
     /// finished bucket starting its reduction at once.
+    /// Called just before each blocking wait with the collective waited for (the watchdog's
+    /// hook; cheap: a value, no allocation).
+    public var willWait: ((ExchangeWait) -> Void)?
+
     public func reduceWhile(model: GPTModel, backward: () throws -> Void) throws {
         precondition(gradientRequests.isEmpty, "a reduction is already in flight")
         try throwHookFailure()
@@ -208,6 +214,7 @@ public final class GradientExchange {
                 bytesSent += (2 * bucket.count - counts[rank] - counts[(rank + 1) % size]) * bytes
             }
             gradientRequests.append(request)
+            gradientRequestBuckets.append(b)
         }
     }
 
@@ -231,6 +238,7 @@ public final class GradientExchange {
     /// (all of it under stage 0), rank by rank, position by position.
     private func addTokenRows(into gradients: UnsafeMutableBufferPointer<Float>) throws {
         guard let request = tokenRowsRequest, let all = tokenRows else { return }
+        willWait?(.tokenRows)
         try request.wait()
         tokenRowsRequest = nil
         let size = communicator.size, c = embeddingWidth
@@ -254,15 +262,22 @@ public final class GradientExchange {
     /// loss and stop flag ride along).
     public func finishGradients(of model: GPTModel, scalars: inout [Double]) throws -> Float {
         let start = DispatchTime.now().uptimeNanoseconds
-        for request in gradientRequests { try request.wait() }
+        for (request, b) in zip(gradientRequests, gradientRequestBuckets) {
+            willWait?(.gradientBucket(index: b, count: buckets.count, reduceScatter: settings.zeroStage == 1))
+            try request.wait()
+        }
         gradientRequests.removeAll(keepingCapacity: true)
+        gradientRequestBuckets.removeAll(keepingCapacity: true)
         try addTokenRows(into: model.gradients)
         var sum = 0.0
         for part in shards[communicator.rank] {
             sum += GradientClipping.sumOfSquares(UnsafeBufferPointer(rebasing: model.gradients[part]), threads: model.threads)
         }
         scalars.append(sum)
-        if communicator.size > 1 { try communicator.allreduce(&scalars, op: .sum) }
+        if communicator.size > 1 {
+            willWait?(.stepSums)
+            try communicator.allreduce(&scalars, op: .sum)
+        }
         exposedGradientSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return Float(scalars.removeLast().squareRoot())
     }
@@ -285,7 +300,7 @@ public final class GradientExchange {
             let range = buckets[b], counts = blockCounts[b]
             let request = try communicator.startAllgather(
                 inPlace: UnsafeMutableBufferPointer(rebasing: model.parameters[range]), counts: counts)
-            gatherRequests.append((range, request))
+            gatherRequests.append((range, request, b))
             bytesSent += (range.count - counts[(rank + 1) % size]) * 4
         }
         // The model's hooks cannot throw: a failure is kept and thrown by the next call of the step.
@@ -325,6 +340,7 @@ public final class GradientExchange {
         var k = 0
         while k < gatherRequests.count {
             if gatherRequests[k].range.overlaps(needed) {
+                willWait?(.parameterBucket(index: gatherRequests[k].bucket, count: buckets.count))
                 try gatherRequests[k].request.wait()
                 gatherRequests.remove(at: k)
             } else {

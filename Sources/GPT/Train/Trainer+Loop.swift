@@ -23,15 +23,23 @@ extension Trainer {
             ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize, prefix: errorPrefix,
                        abort: { communicator.abort(code: 1) })
             : nil
-        defer { watchdog?.stop() }
+        if let watchdog { exchange.willWait = { [unowned watchdog] collective in watchdog.waiting(in: collective) } }
+        defer {
+            exchange.willWait = nil
+            watchdog?.stop()
+        }
         // The test hook GPT_DIST_TEST_STALL_AT_STEP=N: the last rank stops as iteration N starts.
         let stallAt = rank == worldSize - 1 ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_STALL_AT_STEP"].flatMap { Int($0) } : nil
+        // The test hook GPT_DIST_TEST_FREEZE_AT_STEP=N: the last rank stops its whole process
+        // (SIGSTOP, its watchdog too) as iteration N starts, as a host that hangs.
+        let freezeAt = rank == worldSize - 1 ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_FREEZE_AT_STEP"].flatMap { Int($0) } : nil
         while true {
             let it = state.iteration
             if it == dieAt { kill(getpid(), SIGKILL) }
             StopRequest.enter(iteration: it)
             watchdog?.enter("the start", iteration: it)
             if it == stallAt { Thread.sleep(forTimeInterval: 1e6) }
+            if it == freezeAt { kill(getpid(), SIGSTOP) }
             let lr = schedule.learningRate(at: it)
             stream.beginIteration()
             if it % config.eval_interval == 0 || it >= config.max_iters || config.eval_only {

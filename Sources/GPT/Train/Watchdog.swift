@@ -15,6 +15,8 @@ final class Watchdog {
     private let prefix: String
     private let lock = NSLock()
     private var activity = "starting"
+    /// The collective the rank waits in, if it is inside one (reported by the exchange).
+    private var wait: ExchangeWait?
     private var iteration = 0
     private var since = DispatchTime.now().uptimeNanoseconds
     private var stopped = false
@@ -35,7 +37,16 @@ final class Watchdog {
     func enter(_ what: String, iteration: Int) {
         lock.lock()
         activity = what
+        wait = nil
         self.iteration = iteration
+        since = DispatchTime.now().uptimeNanoseconds
+        lock.unlock()
+    }
+
+    /// Progress: the rank starts waiting in `collective` (within what it started last).
+    func waiting(in collective: ExchangeWait) {
+        lock.lock()
+        wait = collective
         since = DispatchTime.now().uptimeNanoseconds
         lock.unlock()
     }
@@ -54,12 +65,13 @@ final class Watchdog {
             lock.lock()
             let done = stopped
             let waited = Double(DispatchTime.now().uptimeNanoseconds - since) / 1e9
-            let what = activity, it = iteration
+            let what = activity, it = iteration, collective = wait
             lock.unlock()
             if done { return }
             if waited > timeout {
+                let inside = collective.map { ", waiting in \($0)" } ?? ""
                 let peers = worldSize > 1 ? "; its collectives wait on ranks 0-\(worldSize - 1) of \(worldSize)" : ""
-                let line = "\(prefix)rank \(rank): no progress for \(Int(waited)) s in \(what) of iteration \(it)\(peers); aborting the job (collective_timeout_s \(formatted(timeout)))\n"
+                let line = "\(prefix)rank \(rank): no progress for \(Int(waited)) s in \(what) of iteration \(it)\(inside)\(peers); aborting the job (collective_timeout_s \(formatted(timeout)))\n"
                 FileHandle.standardError.write(Data(line.utf8))
                 abort()
             }
