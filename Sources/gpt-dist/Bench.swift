@@ -92,13 +92,14 @@ struct Bench: ParsableCommand {
         try config.validate()
         var lora: LoRAConfig?
         if loraRank != 0 {
-            guard loraRank > 0 else { throw ValidationError("--lora-rank must be 0 or more") }
+            // One line each (a usage text would bury it).
+            guard loraRank > 0 else { throw CommandError("--lora-rank: \(loraRank) must be 0 (no LoRA) or a positive rank") }
             switch LoRATarget.parse(loraTargets) {
             case .success(let targets): lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, targets: targets)
-            case .failure(let error): throw ValidationError("--lora-targets: \(error.problem)")
+            case .failure(let error): throw CommandError("--lora-targets: \(error.problem)")
             }
             do { try lora!.validate() } catch let error as LoRAConfigError {
-                throw ValidationError("--\(error.key.replacingOccurrences(of: "_", with: "-")): \(error.problem)")
+                throw CommandError("--\(error.key.replacingOccurrences(of: "_", with: "-")): \(error.problem)")
             }
         }
         let world = try World.communicator()

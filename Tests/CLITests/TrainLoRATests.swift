@@ -34,7 +34,8 @@ final class TrainLoRATests: XCTestCase {
 
     /// The parameters the run started from: nanoGPT's init of the checkpoint's shape from seed 1337.
     func initialParameters(_ shape: GPTConfig) throws -> [Float] {
-        Array(try GPTModel(config: shape, seed: 1337, threads: 1).parameters)
+        let model = try GPTModel(config: shape, seed: 1337, threads: 1)
+        return withExtendedLifetime(model) { Array(model.parameters) }
     }
 
     /// 20 iterations in one run equal 10 + resume + 10 bit for bit (lora_dropout and dropout on):
@@ -88,6 +89,18 @@ final class TrainLoRATests: XCTestCase {
             assertLossesAgree(try TrainTestData.stepLosses(path(name)), try TrainTestData.stepLosses(path("one")),
                               iterations: 0..<10, relative: 1e-5)
         }
+        // The adapters' sharded moments written by two ranks resume on one.
+        let longer = try train(c, settings + ["out_dir=\(path("one15"))", "max_iters=15"])
+        XCTAssertEqual(longer.status, 0, longer.output)
+        let resumed = try train(c, settings + ["out_dir=\(path("two"))", "max_iters=15", "init_from=resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        let x = try Checkpoint.read(path: path("one15/ckpt.h5")), y = try Checkpoint.read(path: path("two/ckpt.h5"))
+        XCTAssertEqual(y.state?.iteration, 15)
+        let difference = zip(try XCTUnwrap(y.lora).parameters, try XCTUnwrap(x.lora).parameters)
+            .reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        XCTAssertLessThan(difference, 5e-5)
+        assertLossesAgree(try TrainTestData.stepLosses(path("two")), try TrainTestData.stepLosses(path("one15")),
+                          iterations: 0..<15, relative: 1e-5)
     }
 
     /// Exactly one error line, naming the key, and a non-zero exit.

@@ -41,7 +41,9 @@ final class LoRACheckpointTests: InteropTestCase {
         XCTAssertEqual(lora.config, LoRAConfig(rank: 2, alpha: 6, dropout: 0.1, targets: [.attention, .feedForward]))
         XCTAssertEqual(lora.baseModel, "models/gpt2")
         XCTAssertEqual(lora.parameters.map(\.bitPattern), Array(model.lora!.parameters).map(\.bitPattern))
-        XCTAssertEqual(read.parameters.map(\.bitPattern), Array(model.parameters).map(\.bitPattern))
+        for tensor in model.layout.tensors {  // (the test model's padding is random; a file's is zero)
+            XCTAssertEqual(read.parameters[tensor.range].map(\.bitPattern), model.parameters[tensor.range].map(\.bitPattern), tensor.name)
+        }
         let moments = try XCTUnwrap(read.optimizer)
         XCTAssertEqual(moments.stepCount, 2)
         XCTAssertEqual(moments.m.map(\.bitPattern), Array(optimizer.m).map(\.bitPattern))

@@ -17,6 +17,8 @@ final class LoRATrainingTests: XCTestCase {
     func train(_ communicator: any Communicator, settings: GradientExchange.Settings = GradientExchange.Settings(),
                microSteps: Int, steps: Int = 4, threads: Int = 1)
         throws -> (base: [Float], adapters: [Float], losses: [Float], moments: Int) {
+        // (Each step draws new random tokens: the losses show the steps ran, not learning; the
+        // CLI tests see the loss fall.)
         let model = try makeTinyLoRAModel(rank: 2, alpha: 4, targets: [.attention, .feedForwardProjection],
                                           threads: threads, randomAdapters: false)
         let step = DataParallelStep(model: model, communicator: communicator, settings: settings, beta2: 0.99)
@@ -48,7 +50,6 @@ final class LoRATrainingTests: XCTestCase {
         // AdamW keeps moments of the adapters only.
         XCTAssertEqual(result.moments, layout.count)
         XCTAssertLessThan(layout.count, initial.layout.count / 4)
-        XCTAssertLessThan(result.losses.last!, result.losses.first!, "training the adapters lowers the loss")
     }
 
     /// Ranks as threads: both ZeRO stages, tiny and single buckets, and a batch split across two

@@ -114,7 +114,9 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(message { try parse("lora_targets: c_attn, q_proj") },
                        "configs/x.yaml:1: lora_targets: 'q_proj' is not one of c_attn, attn.c_proj, c_fc, mlp.c_proj")
         XCTAssertEqual(message { try parse("lora_targets: c_attn,,c_fc") },
-                       "configs/x.yaml:1: lora_targets: 'c_attn,,c_fc' names no layer: use any of c_attn, attn.c_proj, c_fc, mlp.c_proj, comma-separated")
+                       "configs/x.yaml:1: lora_targets: 'c_attn,,c_fc' has an empty name: list any of c_attn, attn.c_proj, c_fc, mlp.c_proj, comma-separated")
+        XCTAssertEqual(message { try parse("lora_targets: ' '") },
+                       "configs/x.yaml:1: lora_targets: ' ' has an empty name: list any of c_attn, attn.c_proj, c_fc, mlp.c_proj, comma-separated")
         XCTAssertEqual(message { try parse("lora_targets: mlp.c_proj,mlp.c_proj") },
                        "configs/x.yaml:1: lora_targets: 'mlp.c_proj' is named twice")
         // A default that becomes impossible through another key names the line of that key.

@@ -6,7 +6,7 @@ extension GPTModel {
     public func backward() {
         precondition(backwardReady, "backward() needs a forward pass with targets (and gradientsEnabled) before it")
         backwardReady = false
-        let count = trainedLayout.count
+        let count = trainedCount
         deferredTokenGradient = nil
         // Split across threads with someone listening: each range is summed over the slices and
         // announced as soon as every slice has finished it, in backward order.
@@ -25,7 +25,7 @@ extension GPTModel {
     /// Adds what the slices after the first wrote at `range` into `trainedGradients` and clears
     /// their buffers, slice by slice: the same sums however the buffer is cut into ranges.
     private func addSliceGradients(_ range: Range<Int>) {
-        let g = trainedGradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = trainedLayout.count
+        let g = trainedGradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = trainedCount
         for k in 0..<(activeSlices - 1) {
             let src = extra + k * count
             var i = range.lowerBound
@@ -40,7 +40,7 @@ extension GPTModel {
 
     /// The reset tracker of a split backward's ranges (made once per model).
     private func sliceProgress(announce: @escaping (Range<Int>) -> Void) -> SliceProgress {
-        let progress = splitProgress ?? SliceProgress(ranges: trainedLayout.backwardRanges)
+        let progress = splitProgress ?? SliceProgress(ranges: trainedBackwardRanges)
         splitProgress = progress
         progress.reset(slices: activeSlices, announce: announce) { [unowned self] in self.addSliceGradients($0) }
         return progress
@@ -57,7 +57,7 @@ extension GPTModel {
         // slices report to `progress`, which sums and announces each range once all are done.
         let announce = activeSlices == 1 ? gradientsFinal : nil
         let defers = activeSlices == 1 && defersTokenEmbeddingGradient && !isBaseFrozen
-        let ranges = trainedLayout.backwardRanges
+        let ranges = trainedBackwardRanges
         func finished(_ index: Int) {
             announce?(ranges[index])
             progress?.finished(index)

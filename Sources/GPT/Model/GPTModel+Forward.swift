@@ -18,7 +18,7 @@ extension GPTModel {
     func pass(_ k: Int) -> Pass {
         let s = slices[k]
         let whole = activeSlices == 1
-        let grads = k == 0 ? trainedGradients.baseAddress! : sliceGradients!.baseAddress! + (k - 1) * trainedLayout.count
+        let grads = k == 0 ? trainedGradients.baseAddress! : sliceGradients!.baseAddress! + (k - 1) * trainedCount
         return Pass(a: s.activations, lora: s.lora, batch: s.batch, seq: seq, batchOffset: s.batchOffset, grads: grads,
                     splitter: whole ? splitter : WorkSplitter(threads: 1), threads: whole ? threads : 1)
     }

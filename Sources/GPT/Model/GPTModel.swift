@@ -41,6 +41,10 @@ public final class GPTModel {
     public var isBaseFrozen: Bool { lora != nil }
     /// The layout of the buffers that train: the adapters' with LoRA, else the parameters'.
     public var trainedLayout: any FlatLayout { lora?.layout ?? layout }
+    /// `trainedLayout.count` and `.backwardRanges`, kept so a step reads them without boxing
+    /// the layout.
+    let trainedCount: Int
+    let trainedBackwardRanges: [Range<Int>]
     /// What the optimizer updates: the adapters with LoRA, else every parameter.
     public var trainedParameters: UnsafeMutableBufferPointer<Float> { lora?.parameters ?? parameters }
     /// The gradients of `trainedParameters` (what backward announces in `gradientsFinal`).
@@ -165,6 +169,8 @@ public final class GPTModel {
         let allocated = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, gradientCount))
         allocated.initialize(repeating: 0)
         gradients = UnsafeMutableBufferPointer(rebasing: allocated[0..<gradientCount])
+        trainedCount = self.lora?.layout.count ?? layout.count
+        trainedBackwardRanges = self.lora?.layout.backwardRanges ?? layout.backwardRanges
         dropoutGenerator = RandomGenerator(seed: dropoutSeed ^ 0x6A09_E667_F3BC_C908)
         openblas_set_num_threads(Int32(self.threads))
         initializeParameters(generator: &generator)
@@ -271,7 +277,7 @@ public final class GPTModel {
                                 lora: lora.map { LoRAActivations(config: config, lora: $0.config, positions: sliceBatch * t) }))
         }
         if count > 1 && sliceGradients == nil {
-            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * trainedLayout.count)
+            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * trainedCount)
             g.initialize(repeating: 0)
             sliceGradients = g
         }
@@ -309,7 +315,7 @@ public final class GPTModel {
         let workspace = slices.reduce(0) { $0 + $1.activations.workspaceFloats + ($1.lora?.workspaceFloats ?? 0) }
             + (logitsStorage?.count ?? 0)
         let adapters = lora?.layout.count ?? 0
-        return Memory(parameters: (layout.count + adapters) * f, gradients: trainedLayout.count * f,
+        return Memory(parameters: (layout.count + adapters) * f, gradients: trainedCount * f,
                       sliceGradients: (sliceGradients?.count ?? 0) * f, activations: stored * f,
                       workspace: workspace * f)
     }

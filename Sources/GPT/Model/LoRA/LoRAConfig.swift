@@ -33,9 +33,9 @@ public enum LoRATarget: String, CaseIterable, Sendable, Codable {
     /// `allCases`, or the first name that is not a target.
     public static func parse(_ text: String) -> Result<[LoRATarget], LoRAConfigError> {
         var chosen = Set<LoRATarget>()
-        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
-            return .failure(LoRAConfigError(key: "lora_targets", problem: "'\(text)' names no layer: use any of \(allCases.map(\.rawValue).joined(separator: ", ")), comma-separated"))
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !names.contains(where: \.isEmpty) else {
+            return .failure(LoRAConfigError(key: "lora_targets", problem: "'\(text)' has an empty name: list any of \(allCases.map(\.rawValue).joined(separator: ", ")), comma-separated"))
         }
         for name in names {
             guard let target = LoRATarget(rawValue: name) else {
@@ -45,7 +45,7 @@ public enum LoRATarget: String, CaseIterable, Sendable, Codable {
                 return .failure(LoRAConfigError(key: "lora_targets", problem: "'\(name)' is named twice"))
             }
         }
-        return .success(allCases.filter(chosen.contains))
+        return .success(allCases.filter { chosen.contains($0) })
     }
 }
 
@@ -66,7 +66,7 @@ public struct LoRAConfig: Equatable, Hashable, Sendable {
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout
-        self.targets = LoRATarget.allCases.filter(targets.contains)
+        self.targets = LoRATarget.allCases.filter { targets.contains($0) }
     }
 
     /// α / r, the factor of every adapter's output.
