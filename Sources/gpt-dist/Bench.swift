@@ -55,6 +55,12 @@ struct Bench: ParsableCommand {
     var compareSingle = false
     @Option(name: .customLong("baseline-ms"), parsing: .unconditional, help: "One rank's ms/iter of the same shape: print the scaling efficiency against it.")
     var baselineMs: Double?
+    @Option(name: .customLong("lora-rank"), help: "LoRA adapters of this rank on --lora-targets, the base frozen (0 = full training).")
+    var loraRank: Int = 0
+    @Option(name: .customLong("lora-alpha"), help: "LoRA's alpha (the adapters' output is scaled by alpha / rank).")
+    var loraAlpha: Double = 8
+    @Option(name: .customLong("lora-targets"), help: "The layers with adapters, comma-separated: c_attn, attn.c_proj, c_fc, mlp.c_proj.")
+    var loraTargets: String = "c_attn"
 
     /// What timing one setup gave.
     struct Timing {
@@ -84,6 +90,18 @@ struct Bench: ParsableCommand {
             throw ValidationError("--grad-reduce-dtype must be float32 or bfloat16")
         }
         try config.validate()
+        var lora: LoRAConfig?
+        if loraRank != 0 {
+            // One line each (a usage text would bury it).
+            guard loraRank > 0 else { throw CommandError("--lora-rank: \(loraRank) must be 0 (no LoRA) or a positive rank") }
+            switch LoRATarget.parse(loraTargets) {
+            case .success(let targets): lora = LoRAConfig(rank: loraRank, alpha: loraAlpha, targets: targets)
+            case .failure(let error): throw CommandError("--lora-targets: \(error.problem)")
+            }
+            do { try lora!.validate() } catch let error as LoRAConfigError {
+                throw CommandError("--\(error.key.replacingOccurrences(of: "_", with: "-")): \(error.problem)")
+            }
+        }
         let world = try World.communicator()
         let threadCount = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / world.localSize)
         guard threadCount > 0 else { throw ValidationError("--threads must be positive") }
@@ -94,14 +112,14 @@ struct Bench: ParsableCommand {
 
         // The data-parallel step, then (with --compare-single) each rank alone.
         var products: (calls: Int, flops: Double, seconds: Double)?
-        let timing = try measure(config: config, batch: batch, threads: threadCount, communicator: world,
+        let timing = try measure(config: config, lora: lora, batch: batch, threads: threadCount, communicator: world,
                                  settings: settings, products: &products)
         let rss = peakRSSMiB()
         var single: Timing?
         if compareSingle && parallel {
             var none: (calls: Int, flops: Double, seconds: Double)?
             try world.barrier()
-            single = try measure(config: config, batch: batch, threads: threadCount, communicator: LocalCommunicator(),
+            single = try measure(config: config, lora: lora, batch: batch, threads: threadCount, communicator: LocalCommunicator(),
                                  settings: settings, products: &none)
             try world.barrier()
         }
@@ -130,6 +148,10 @@ struct Bench: ParsableCommand {
         let achieved = flopsPerIter / (timed / 1e3) / 1e9
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         print("model        n_layer \(config.nLayer), n_head \(config.nHead), n_embd \(config.nEmbd), block \(t), batch \(batch), vocab \(config.vocabSize), bias \(config.bias), dropout \(config.dropout) (\(f(n / 1e6, 2))M params)")
+        if let lora {
+            let trainable = LoRALayout(config: config, lora: lora).tensors.reduce(0) { $0 + $1.count }
+            print("lora         rank \(lora.rank), alpha \(f(lora.alpha, 1)) on \(lora.targetList): \(trainable) trainable parameters, the base frozen (no base gradients, moments or exchange)")
+        }
         let mode = !noBatchSplit && batch > 1 && threadCount > 1 ? "batch split across threads" : "kernel by kernel"
         print("threads      \(threadCount) (\(mode); OpenBLAS \(String(cString: openblas_get_corename())))")
         if parallel {
@@ -148,7 +170,7 @@ struct Bench: ParsableCommand {
                 print("efficiency   \(f(baseline / mean, 3)) (one rank alone: \(f(baseline, 2)) ms/iter\(single != nil ? ", slowest of the ranks run alone" : ", given"); global tokens/s ÷ \(world.size) × one rank's)")
             }
         }
-        print("GFLOP/s      \(f(achieved)) (6 per parameter per token + causal attention: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(parallel ? " per rank" : ""))")
+        print("GFLOP/s      \(f(achieved)) (6 per parameter per token + causal attention: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(parallel ? " per rank" : "")\(lora != nil ? "; full training's count: LoRA computes no base weight gradient" : ""))")
         if let products {
             // The replay is one micro-batch's products; a step runs microSteps of them.
             let a = Double(microSteps), ms = products.seconds * 1e3 * a
@@ -165,11 +187,12 @@ struct Bench: ParsableCommand {
     }
 
     /// Times `warmup + iters` data-parallel steps over `communicator` (this rank's tokens drawn
-    /// from the seed and the rank), then records and replays their matrix products.
-    private func measure(config: GPTConfig, batch: Int, threads: Int, communicator: any Communicator,
+    /// from the seed and the rank), then records and replays their matrix products. With `lora`
+    /// the base is frozen and the step trains the adapters.
+    private func measure(config: GPTConfig, lora: LoRAConfig?, batch: Int, threads: Int, communicator: any Communicator,
                          settings: GradientExchange.Settings,
                          products: inout (calls: Int, flops: Double, seconds: Double)?) throws -> Timing {
-        let model = try GPTModel(config: config, seed: seed, threads: threads)
+        let model = try GPTModel(config: config, seed: seed, threads: threads, lora: lora)
         model.splitsBatchAcrossThreads = !noBatchSplit
         model.activationCheckpointing = activationCheckpointing
         let step = DataParallelStep(model: model, communicator: communicator, settings: settings)

@@ -11,7 +11,9 @@ struct Export: ParsableCommand {
         model.safetensors has GPT2LMHeadModel's names and Conv1D layout in float32; a BPE
         tokenizer is written as vocab.json, merges.txt and tokenizer.json (AutoTokenizer loads
         it). A character-level tokenizer is not a Hugging Face one: its vocabulary is written as
-        char_vocab.json beside the model. See docs/checkpoint-format.md.
+        char_vocab.json beside the model. LoRA adapters are merged into the weights
+        (W + scale·B·A); with --adapters-only they are written alone as PEFT's
+        adapter_model.safetensors + adapter_config.json. See docs/checkpoint-format.md.
         """)
 
     static let formats = ["huggingface"]
@@ -28,6 +30,9 @@ struct Export: ParsableCommand {
     @Flag(help: "Replace files already in the directory.")
     var force = false
 
+    @Flag(name: .customLong("adapters-only"), help: "Write only the checkpoint's LoRA adapters, as PEFT's adapter_model.safetensors and adapter_config.json.")
+    var adaptersOnly = false
+
     func run() throws {
         guard Self.formats.contains(format) else {
             printError(CommandError("--format: expected \(Self.formats.joined(separator: ", ")), got '\(format)'"))
@@ -36,6 +41,16 @@ struct Export: ParsableCommand {
         do {
             let start = Date()
             let contents = try Checkpoint.read(path: checkpoint)
+            if adaptersOnly {
+                let notes = try PEFTExport.write(contents, to: out, overwrite: force, checkpointPath: checkpoint)
+                for note in notes { print("note: \(note)") }
+                let lora = contents.lora!
+                print(String(format: "exported the LoRA adapters of %@: rank %d on %@, %d parameters -> %@ (%.2f s)",
+                             checkpoint, lora.config.rank, lora.config.targetList,
+                             LoRALayout(config: contents.modelConfig, lora: lora.config).tensors.reduce(0) { $0 + $1.count },
+                             out, Date().timeIntervalSince(start)))
+                return
+            }
             let notes = try HuggingFaceExport.write(contents, to: out, overwrite: force)
             for note in notes { print("note: \(note)") }
             let m = contents.modelConfig

@@ -23,6 +23,23 @@ final class BenchCommandTests: XCTestCase {
                       result.output)
     }
 
+    /// With LoRA the step trains the adapters alone: no base weight gradient is computed, so
+    /// each Linear's backward is one product (its input gradient) and each adapter adds two in
+    /// forward and four in backward.
+    func testBenchWithLoRATrainsTheAdaptersAlone() throws {
+        let result = try runProduct("gpt-dist", ["bench"] + shape + ["--threads", "2", "--lora-rank", "2", "--lora-alpha", "4"])
+        XCTAssertEqual(result.status, 0, result.output)
+        // Two blocks × (A [2, 16] + B [48, 2]) on c_attn.
+        XCTAssertTrue(result.stdout.contains("lora         rank 2, alpha 4.0 on c_attn: 256 trainable parameters, the base frozen"),
+                      result.output)
+        // Per slice: forward 2 × (4 Linear + 2 adapter) + lm_head, lm_head's input gradient,
+        // 2 × (4 Linear input gradients + 4 adapter products): 30; two slices.
+        XCTAssertTrue(result.stdout.contains("the step's 60 sgemm calls"), result.output)
+        let bad = try runProduct("gpt-dist", ["bench"] + shape + ["--lora-rank", "2", "--lora-targets", "c_attn,lm_head"])
+        XCTAssertNotEqual(bad.status, 0, bad.output)
+        XCTAssertEqual(bad.stderr, "Error: --lora-targets: 'lm_head' is not one of c_attn, attn.c_proj, c_fc, mlp.c_proj\n", bad.output)
+    }
+
     func testOneThreadSaysTheReplayNeedsASplitBatch() throws {
         let result = try runProduct("gpt-dist", ["bench"] + shape + ["--threads", "1"])
         XCTAssertEqual(result.status, 0, result.output)

@@ -126,6 +126,40 @@ final class InteropCommandTests: XCTestCase {
                            command: "train", "\(bad): has no model.safetensors")
     }
 
+    /// configs/finetune_shakespeare_lora.yaml on the directory (shortened): the base stays the
+    /// imported model bit for bit, the adapters train, and --adapters-only names the directory
+    /// as PEFT's base model.
+    func testLoRARecipeFineTunesTheDirectory() throws {
+        try prepareData()
+        let recipe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs/finetune_shakespeare_lora.yaml").path
+        let trained = try runProduct("gpt-dist", ["train", "--config", recipe, "--set", "init_from=\(Self.fixture)",
+                                                  "--set", "data_dir=\(path("data"))", "--set", "out_dir=\(path("lora"))",
+                                                  "--set", "block_size=32", "--set", "max_iters=3", "--set", "eval_iters=2",
+                                                  "--set", "eval_interval=3", "--set", "gradient_accumulation_steps=2",
+                                                  "--set", "threads=1", "--set", "always_save_checkpoint=true"],
+                                     environment: TrainTestData.environment)
+        XCTAssertEqual(trained.status, 0, trained.output)
+        XCTAssertTrue(trained.stdout.contains("lora: rank 8, alpha 16 (scale 2), dropout 0.05, on c_attn of every block: 2048 trainable parameters"),
+                      trained.stdout)
+        let saved = try Checkpoint.read(path: path("lora/ckpt.h5"))
+        let imported = try HuggingFaceImport.read(directory: Self.fixture).contents
+        var cropped = imported.modelConfig
+        cropped.blockSize = 32
+        let expected = Checkpoint.relayout(imported.parameters, from: imported.modelConfig, to: cropped)
+        XCTAssertEqual(saved.parameters.map(\.bitPattern), expected.map(\.bitPattern), "the frozen base moved")
+        let adapters = try XCTUnwrap(saved.lora)
+        XCTAssertEqual(adapters.baseModel, Self.fixture)
+        XCTAssertGreaterThan(adapters.parameters.map(abs).max()!, 0)
+        let peft = try runProduct("gpt-dist", ["export", "--checkpoint", path("lora/ckpt.h5"), "--adapters-only", "--out", path("peft")])
+        XCTAssertEqual(peft.status, 0, peft.output)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("peft/adapter_config.json")))) as? [String: Any])
+        XCTAssertEqual(config["base_model_name_or_path"] as? String, Self.fixture)
+        XCTAssertEqual(config["r"] as? Int, 8)
+        XCTAssertEqual(config["lora_alpha"] as? Int, 16)
+        XCTAssertEqual(config["target_modules"] as? [String], ["c_attn"])
+    }
+
     /// Two ranks fine-tuning from the directory (rank 0 imports it, the others get its shape and
     /// parameters by broadcast) take the steps one rank with two micro-steps takes.
     func testTwoRanksFineTuneFromTheDirectoryAsOneRankDoes() throws {

@@ -39,7 +39,10 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(c.skip_loss_zscore, 0); XCTAssertEqual(c.skip_grad_zscore, 0); XCTAssertEqual(c.max_skipped_steps, 8)
         XCTAssertEqual(c.keep_last, 0)
         XCTAssertEqual(c.checkpoint_interval, 0); XCTAssertFalse(c.overwrite_checkpoint); XCTAssertEqual(c.collective_timeout_s, 900)
-        XCTAssertEqual(TrainConfig.keys.count, 40)
+        // LoRA off; PEFT's defaults for the rest (alpha 8, no dropout), GPT-2's c_attn as the target.
+        XCTAssertEqual(c.lora_rank, 0); XCTAssertEqual(c.lora_alpha, 8); XCTAssertEqual(c.lora_dropout, 0)
+        XCTAssertEqual(c.lora_targets, "c_attn"); XCTAssertNil(c.loraConfig)
+        XCTAssertEqual(TrainConfig.keys.count, 44)
     }
 
     func testReadsEveryType() throws {
@@ -103,8 +106,30 @@ final class TrainConfigTests: XCTestCase {
         XCTAssertEqual(message { try parse("skip_loss_zscore: -3") },
                        "configs/x.yaml:1: skip_loss_zscore: -3.0 must be a number of standard deviations, 0 or more (0 = off)")
         XCTAssertEqual(message { try parse("max_skipped_steps: 0") }, "configs/x.yaml:1: max_skipped_steps: 0 must be at least 1")
+        XCTAssertEqual(message { try parse("lora_rank: -2") },
+                       "configs/x.yaml:1: lora_rank: -2 must be 0 (no LoRA) or a positive rank")
+        XCTAssertEqual(message { try parse("lora_rank: 8\nlora_alpha: -1") },
+                       "configs/x.yaml:2: lora_alpha: -1.0 must be a positive number (the adapters' output is scaled by lora_alpha / lora_rank)")
+        XCTAssertEqual(message { try parse("lora_dropout: 1") }, "configs/x.yaml:1: lora_dropout: 1.0 must be in [0, 1)")
+        XCTAssertEqual(message { try parse("lora_targets: c_attn, q_proj") },
+                       "configs/x.yaml:1: lora_targets: 'q_proj' is not one of c_attn, attn.c_proj, c_fc, mlp.c_proj")
+        XCTAssertEqual(message { try parse("lora_targets: c_attn,,c_fc") },
+                       "configs/x.yaml:1: lora_targets: 'c_attn,,c_fc' has an empty name: list any of c_attn, attn.c_proj, c_fc, mlp.c_proj, comma-separated")
+        XCTAssertEqual(message { try parse("lora_targets: ' '") },
+                       "configs/x.yaml:1: lora_targets: ' ' has an empty name: list any of c_attn, attn.c_proj, c_fc, mlp.c_proj, comma-separated")
+        XCTAssertEqual(message { try parse("lora_targets: mlp.c_proj,mlp.c_proj") },
+                       "configs/x.yaml:1: lora_targets: 'mlp.c_proj' is named twice")
         // A default that becomes impossible through another key names the line of that key.
         XCTAssertEqual(message { try parse("n_head: 5") }, "configs/x.yaml:1: n_embd: 768 is not divisible by n_head 5")
+    }
+
+    func testLoRASettings() throws {
+        let c = try parse("lora_rank: 8\nlora_alpha: 16\nlora_dropout: 0.05\nlora_targets: mlp.c_proj, c_attn")
+        // Targets in the model's order whatever the order written.
+        XCTAssertEqual(c.loraConfig, LoRAConfig(rank: 8, alpha: 16, dropout: 0.05, targets: [.attention, .feedForwardProjection]))
+        XCTAssertEqual(c.loraConfig?.scale, 2)
+        XCTAssertEqual(c.loraConfig?.targetList, "c_attn,mlp.c_proj")
+        XCTAssertNil(try parse("lora_alpha: 16").loraConfig, "lora_rank 0 is off")
     }
 
     func testSyntaxAndShapeErrors() {

@@ -17,9 +17,12 @@ public enum HuggingFaceExport {
     /// Writes `contents` into `directory` (created if missing); each file goes to a temporary
     /// name and is renamed when complete. Files already there are replaced only when `overwrite`.
     /// Returns what the user should know (zero biases added, a tokenizer that is not Hugging Face's, ...).
+    /// A checkpoint with LoRA adapters is exported with them merged into the weights.
     @discardableResult
-    public static func write(_ contents: CheckpointContents, to directory: String, overwrite: Bool = false) throws -> [String] {
+    public static func write(_ checkpoint: CheckpointContents, to directory: String, overwrite: Bool = false) throws -> [String] {
         let fm = FileManager.default
+        // LoRA adapters go into the weights they adapt: W + scale·B·A.
+        let contents = checkpoint.merged
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw HuggingFaceError(path: directory, "exists and is not a directory") }
@@ -38,6 +41,9 @@ public enum HuggingFaceExport {
             }
         }
         var notes: [String] = []
+        if let lora = checkpoint.lora?.config {
+            notes.append("the LoRA adapters (rank \(lora.rank) on \(lora.targetList), scale \(lora.scale)) are merged into the weights; --adapters-only writes them apart in PEFT's layout")
+        }
         let model = contents.modelConfig
         if !model.bias {
             notes.append("the model has no biases (bias: false); GPT-2 always has them, so they are written as zeros")

@@ -6,8 +6,9 @@ import Foundation
 ///
 /// It updates some `ranges` of the flat buffers and keeps the first and second moments `m` and `v`
 /// of those only: the whole buffer on one rank, the rank's shard under ZeRO stage 1 (so the
-/// moments take 1/N of the memory). The moments follow the model's `ParameterLayout`, so a
-/// checkpoint stores them under the parameters' names.
+/// moments take 1/N of the memory). The moments follow the layout of the buffer it trains (the
+/// model's `ParameterLayout`, or its `LoRALayout` when the base is frozen), so a checkpoint
+/// stores them under the tensors' names.
 public final class AdamW {
     /// β₁ (nanoGPT default 0.9).
     public var beta1: Float
@@ -27,15 +28,15 @@ public final class AdamW {
     public let m: UnsafeMutableBufferPointer<Float>
     /// Second moments of `ranges`, as `m`.
     public let v: UnsafeMutableBufferPointer<Float>
-    /// The layout of the model it optimises.
-    public let layout: ParameterLayout
+    /// The layout of the buffers it optimises.
+    public let layout: any FlatLayout
     private let splitter: WorkSplitter
     /// Runs of elements with one weight-decay setting: where they start in the flat buffers and
     /// in the moments.
     private let runs: [(parameter: Int, moment: Int, count: Int, decays: Bool)]
 
     /// An optimizer of the parameters in `ranges` of `layout`'s flat buffers (all by default).
-    public init(layout: ParameterLayout, ranges: [Range<Int>]? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
+    public init(layout: any FlatLayout, ranges: [Range<Int>]? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
                 eps: Float = 1e-8, weightDecay: Float = 0.1,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         let ranges = (ranges ?? [0..<layout.count]).filter { !$0.isEmpty }
@@ -69,11 +70,11 @@ public final class AdamW {
         self.runs = runs
     }
 
-    /// An optimizer for `model` (of the parameters in `ranges`, all by default), using the
-    /// model's thread count.
+    /// An optimizer for `model`'s trained buffers (the adapters with LoRA; of the elements in
+    /// `ranges`, all by default), using the model's thread count.
     public convenience init(model: GPTModel, ranges: [Range<Int>]? = nil, beta1: Float = 0.9, beta2: Float = 0.95,
                             eps: Float = 1e-8, weightDecay: Float = 0.1) {
-        self.init(layout: model.layout, ranges: ranges, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
+        self.init(layout: model.trainedLayout, ranges: ranges, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay,
                   threads: model.threads)
     }
 
@@ -155,10 +156,10 @@ public final class AdamW {
         }
     }
 
-    /// `step` on a model's own buffers (clip first with `GPTModel.clipGradients` as PyTorch
+    /// `step` on a model's trained buffers (clip first with `GPTModel.clipGradients` as PyTorch
     /// does; training clips through `gradientScale` in `DataParallelStep`).
     public func step(model: GPTModel, learningRate: Float) {
-        step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
+        step(parameters: model.trainedParameters, gradients: UnsafeBufferPointer(model.trainedGradients),
              learningRate: learningRate)
     }
 }
@@ -219,10 +220,10 @@ public enum GradientClipping {
 }
 
 extension GPTModel {
-    /// Clips this model's gradients to global norm `maxNorm` (0 = off) and returns the norm
-    /// before clipping.
+    /// Clips this model's trained gradients to global norm `maxNorm` (0 = off) and returns the
+    /// norm before clipping.
     @discardableResult
     public func clipGradients(maxNorm: Float) -> Float {
-        GradientClipping.clip(gradients, maxNorm: maxNorm, threads: threads)
+        GradientClipping.clip(trainedGradients, maxNorm: maxNorm, threads: threads)
     }
 }

@@ -1,11 +1,12 @@
 extension GPTModel {
-    /// Adds the gradient of `lossScale × loss` of the last forward pass to `gradients` (the
-    /// classifier's part was added by that forward pass, chunk by chunk).
+    /// Adds the gradient of `lossScale × loss` of the last forward pass to `trainedGradients`
+    /// (the classifier's part was added by that forward pass, chunk by chunk). With the base
+    /// frozen (LoRA) only the adapters' gradients are computed: no base weight's, no embedding's.
     /// Requires a forward pass with targets (and `gradientsEnabled`) since the last `backward`.
     public func backward() {
         precondition(backwardReady, "backward() needs a forward pass with targets (and gradientsEnabled) before it")
         backwardReady = false
-        let count = layout.count
+        let count = trainedCount
         deferredTokenGradient = nil
         // Split across threads with someone listening: each range is summed over the slices and
         // announced as soon as every slice has finished it, in backward order.
@@ -21,10 +22,10 @@ extension GPTModel {
         }
     }
 
-    /// Adds what the slices after the first wrote at `range` into `gradients` and clears their
-    /// buffers, slice by slice: the same sums however the buffer is cut into ranges.
+    /// Adds what the slices after the first wrote at `range` into `trainedGradients` and clears
+    /// their buffers, slice by slice: the same sums however the buffer is cut into ranges.
     private func addSliceGradients(_ range: Range<Int>) {
-        let g = gradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = layout.count
+        let g = trainedGradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = trainedCount
         for k in 0..<(activeSlices - 1) {
             let src = extra + k * count
             var i = range.lowerBound
@@ -39,7 +40,7 @@ extension GPTModel {
 
     /// The reset tracker of a split backward's ranges (made once per model).
     private func sliceProgress(announce: @escaping (Range<Int>) -> Void) -> SliceProgress {
-        let progress = splitProgress ?? SliceProgress(ranges: layout.backwardRanges)
+        let progress = splitProgress ?? SliceProgress(ranges: trainedBackwardRanges)
         splitProgress = progress
         progress.reset(slices: activeSlices, announce: announce) { [unowned self] in self.addSliceGradients($0) }
         return progress
@@ -48,21 +49,23 @@ extension GPTModel {
     private func backwardSlice(_ p: Pass, progress: SliceProgress?) {
         let a = p.a
         let c = config.nEmbd, bt = p.rows
-        let params = parameters.baseAddress!, grads = p.grads
+        let params = parameters.baseAddress!
+        // The base's gradients (none when frozen: p.grads are then the adapters').
+        let grads: FloatPointer? = isBaseFrozen ? nil : p.grads
         // The classifier's backward ran in forward: ln_f's output gradient is in dNorm.
         // One slice writes the gradients themselves and says what is final as it goes; split
         // slices report to `progress`, which sums and announces each range once all are done.
         let announce = activeSlices == 1 ? gradientsFinal : nil
-        let defers = activeSlices == 1 && defersTokenEmbeddingGradient
-        let ranges = layout.backwardRanges
+        let defers = activeSlices == 1 && defersTokenEmbeddingGradient && !isBaseFrozen
+        let ranges = trainedBackwardRanges
         func finished(_ index: Int) {
             announce?(ranges[index])
             progress?.finished(index)
         }
         if defers { announce?(layout.tokenEmbeddingRange) }
         a.dResidual.update(repeating: 0, count: bt * c)
-        LayerNorm.backward(dinp: a.dResidual, dweight: grads + layout.finalNormWeight,
-                           dbias: layout.finalNormBias.map { grads + $0 }, dout: a.dNorm,
+        LayerNorm.backward(dinp: a.dResidual, dweight: grads.map { $0 + layout.finalNormWeight },
+                           dbias: grads.flatMap { g in layout.finalNormBias.map { g + $0 } }, dout: a.dNorm,
                            inp: a.residual[config.nLayer], weight: params + layout.finalNormWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, rows: bt, columns: c,
                            partials: a.normPartials, splitter: p.splitter)
@@ -77,7 +80,7 @@ extension GPTModel {
             blockBackward(l, p, params: params, attention: attention)
             finished(config.nLayer - l)
         }
-        embeddingBackward(p, tokenRows: !defers)
+        if !isBaseFrozen { embeddingBackward(p, tokenRows: !defers) }
         if defers {
             deferredTokenGradient = (UnsafeBufferPointer(start: a.tokens, count: bt),
                                      UnsafeBufferPointer(start: a.dResidual, count: bt * c))
@@ -86,10 +89,11 @@ extension GPTModel {
     }
 
     private func blockBackward(_ l: Int, _ p: Pass, params: FloatPointer, attention: Attention) {
-        let c = config.nEmbd, bt = p.rows, a = p.a, grads = p.grads
+        let c = config.nEmbd, bt = p.rows, a = p.a
+        let grads: FloatPointer? = isBaseFrozen ? nil : p.grads
         let w = layout.blocks[l], s = a.blocks[l]
         let residualBase = p.batchOffset * p.seq * c
-        func g(_ o: Int?) -> FloatPointer? { o.map { grads + $0 } }
+        func g(_ o: Int?) -> FloatPointer? { grads.flatMap { g in o.map { g + $0 } } }
 
         // MLP branch: out = mid + dropout(c_proj(gelu(c_fc(ln_2(mid))))).
         var dBranch = UnsafePointer(a.dResidual)
@@ -99,14 +103,16 @@ extension GPTModel {
         }
         // GELU's output again, and its derivative in place of the pre-activation.
         GELU.forward(out: a.fcAct, inp: s.fcPre, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
-        linearBackward(dinp: a.dFC, dweight: grads + w.mlpProjWeight, dbias: g(w.mlpProjBias), dout: dBranch,
+        linearBackward(dinp: a.dFC, dweight: g(w.mlpProjWeight), dbias: g(w.mlpProjBias), dout: dBranch,
                        inp: a.fcAct, weight: params + w.mlpProjWeight, rows: bt, inFeatures: 4 * c,
                        outFeatures: c, ones: a.ones)
+        loraBackward(block: l, target: .feedForwardProjection, dout: dBranch, inp: a.fcAct, dinp: a.dFC, p)
         GELU.backward(dinout: a.dFC, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
-        linearBackward(dinp: a.dNorm, dweight: grads + w.fcWeight, dbias: g(w.fcBias), dout: a.dFC,
+        linearBackward(dinp: a.dNorm, dweight: g(w.fcWeight), dbias: g(w.fcBias), dout: a.dFC,
                        inp: s.ln2, weight: params + w.fcWeight, rows: bt, inFeatures: c, outFeatures: 4 * c,
                        ones: a.ones)
-        LayerNorm.backward(dinp: a.dResidual, dweight: grads + w.ln2Weight, dbias: g(w.ln2Bias), dout: a.dNorm,
+        loraBackward(block: l, target: .feedForward, dout: a.dFC, inp: s.ln2, dinp: a.dNorm, p)
+        LayerNorm.backward(dinp: a.dResidual, dweight: g(w.ln2Weight), dbias: g(w.ln2Bias), dout: a.dNorm,
                            inp: s.mid, weight: params + w.ln2Weight, mean: s.ln2Mean, rstd: s.ln2Rstd,
                            rows: bt, columns: c, partials: a.normPartials, splitter: p.splitter)
 
@@ -116,16 +122,18 @@ extension GPTModel {
             m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, base: residualBase, splitter: p.splitter)
             dBranch = UnsafePointer(a.dBranch)
         }
-        linearBackward(dinp: a.dAttnOut, dweight: grads + w.attnProjWeight, dbias: g(w.attnProjBias),
+        linearBackward(dinp: a.dAttnOut, dweight: g(w.attnProjWeight), dbias: g(w.attnProjBias),
                        dout: dBranch, inp: s.attnOut, weight: params + w.attnProjWeight, rows: bt,
                        inFeatures: c, outFeatures: c, ones: a.ones)
+        loraBackward(block: l, target: .attentionProjection, dout: dBranch, inp: s.attnOut, dinp: a.dAttnOut, p)
         attention.backward(dqkv: a.dQKV, dout: a.dAttnOut, out: s.attnOut, lse: s.lse, qkv: s.qkv,
                            dropout: mask(site: 1 + 3 * l), batchOffset: p.batchOffset,
                            scratch: a.attentionScratch, threads: p.threads)
-        linearBackward(dinp: a.dNorm, dweight: grads + w.attnWeight, dbias: g(w.attnBias), dout: a.dQKV,
+        linearBackward(dinp: a.dNorm, dweight: g(w.attnWeight), dbias: g(w.attnBias), dout: a.dQKV,
                        inp: s.ln1, weight: params + w.attnWeight, rows: bt, inFeatures: c, outFeatures: 3 * c,
                        ones: a.ones)
-        LayerNorm.backward(dinp: a.dResidual, dweight: grads + w.ln1Weight, dbias: g(w.ln1Bias), dout: a.dNorm,
+        loraBackward(block: l, target: .attention, dout: a.dQKV, inp: s.ln1, dinp: a.dNorm, p)
+        LayerNorm.backward(dinp: a.dResidual, dweight: g(w.ln1Weight), dbias: g(w.ln1Bias), dout: a.dNorm,
                            inp: a.residual[l], weight: params + w.ln1Weight, mean: s.ln1Mean, rstd: s.ln1Rstd,
                            rows: bt, columns: c, partials: a.normPartials, splitter: p.splitter)
     }

@@ -3,19 +3,23 @@ extension GPTModel {
     /// how many threads its kernels may use.
     struct Pass {
         let a: Activations
+        /// The adapters' activations (LoRA only).
+        let lora: LoRAActivations?
         let batch: Int, seq: Int, batchOffset: Int
+        /// This slice's trained gradients: the base's (`layout`), or with LoRA the adapters'
+        /// (`LoRALayout`; the base then gets none).
         let grads: FloatPointer
         let splitter: WorkSplitter
         let threads: Int
         var rows: Int { batch * seq }
     }
 
-    /// Slice `k`'s pass; its gradients go to `gradients` (the first slice) or its own buffer.
+    /// Slice `k`'s pass; its gradients go to `trainedGradients` (the first slice) or its own buffer.
     func pass(_ k: Int) -> Pass {
         let s = slices[k]
         let whole = activeSlices == 1
-        let grads = k == 0 ? gradients.baseAddress! : sliceGradients!.baseAddress! + (k - 1) * layout.count
-        return Pass(a: s.activations, batch: s.batch, seq: seq, batchOffset: s.batchOffset, grads: grads,
+        let grads = k == 0 ? trainedGradients.baseAddress! : sliceGradients!.baseAddress! + (k - 1) * trainedCount
+        return Pass(a: s.activations, lora: s.lora, batch: s.batch, seq: seq, batchOffset: s.batchOffset, grads: grads,
                     splitter: whole ? splitter : WorkSplitter(threads: 1), threads: whole ? threads : 1)
     }
 
@@ -85,7 +89,8 @@ extension GPTModel {
         lastPassHadTargets = targets != nil
         if targets == nil { reserveLogits(positions: bt) }
         dropoutActive = dropoutProbability > 0
-        if dropoutActive { stepKey = dropoutGenerator.next() }
+        loraDropoutActive = isTraining && (lora?.config.dropout ?? 0) > 0
+        if dropoutActive || loraDropoutActive { stepKey = dropoutGenerator.next() }
 
         let hasTargets = targets != nil
         tokenRowsNeeded?(inputs)
@@ -103,15 +108,19 @@ extension GPTModel {
     private func forwardSlice(_ p: Pass, targets: Bool, gradientScale: Float) -> Double {
         let c = config.nEmbd, v = config.vocabSize
         let params = parameters.baseAddress!
-        parametersNeeded?(layout.positionEmbedding..<layout.blockStart(0))
+        // With LoRA only the adapters change between steps: each block waits for its own.
+        let adapters = lora?.layout
+        if adapters == nil { parametersNeeded?(layout.positionEmbedding..<layout.blockStart(0)) }
         embed(p, params: params)
         let attention = Attention(batch: p.batch, seq: p.seq, heads: config.nHead, headSize: config.headSize)
         for l in 0..<config.nLayer {
-            parametersNeeded?(layout.blockStart(l)..<layout.blockStart(l + 1))
+            parametersNeeded?(adapters?.blockRange(l) ?? layout.blockStart(l)..<layout.blockStart(l + 1))
             blockForward(l, p, params: params, attention: attention, training: backwardReady)
         }
-        parametersNeeded?(layout.blockStart(config.nLayer)..<layout.count)
-        parametersNeeded?(layout.tokenEmbeddingRange)
+        if adapters == nil {
+            parametersNeeded?(layout.blockStart(config.nLayer)..<layout.count)
+            parametersNeeded?(layout.tokenEmbeddingRange)
+        }
         let a = p.a
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual[config.nLayer],
                           weight: params + layout.finalNormWeight,
@@ -145,8 +154,9 @@ extension GPTModel {
             if let scale = gradientScale {
                 CrossEntropy.backward(logits: logits, targets: targets, lse: a.lse + start, rows: n, vocab: v,
                                       scale: scale, splitter: p.splitter)
-                // lm_head is wte: its gradient lands in wte's.
-                linearBackward(dinp: a.dNorm + start * c, dweight: p.grads + layout.tokenEmbedding, dbias: nil,
+                // lm_head is wte: its gradient lands in wte's (none when the base is frozen).
+                linearBackward(dinp: a.dNorm + start * c, dweight: isBaseFrozen ? nil : p.grads + layout.tokenEmbedding,
+                               dbias: nil,
                                dout: logits, inp: inp, weight: wte, rows: n, inFeatures: c, outFeatures: v,
                                ones: a.ones)
             }
@@ -197,39 +207,46 @@ extension GPTModel {
                           bias: bias(w.ln1Bias), rows: bt, columns: c, splitter: p.splitter)
         linearForward(out: s.qkv, inp: s.ln1, weight: params + w.attnWeight, bias: bias(w.attnBias),
                       rows: bt, inFeatures: c, outFeatures: 3 * c, splitter: p.splitter)
+        loraForward(block: l, target: .attention, out: s.qkv, inp: s.ln1, p)
         attention.forward(out: s.attnOut, lse: s.lse, qkv: s.qkv, dropout: mask(site: 1 + 3 * l),
                           batchOffset: p.batchOffset, scratch: p.a.attentionScratch, threads: p.threads)
         residualBranch(into: s.mid, residual: x, inp: s.attnOut, weight: params + w.attnProjWeight,
-                       bias: bias(w.attnProjBias), inFeatures: c, site: 2 + 3 * l, p)
+                       bias: bias(w.attnProjBias), inFeatures: c, site: 2 + 3 * l,
+                       adapter: (l, .attentionProjection), p)
 
         LayerNorm.forward(out: s.ln2, mean: s.ln2Mean, rstd: s.ln2Rstd, inp: s.mid, weight: params + w.ln2Weight,
                           bias: bias(w.ln2Bias), rows: bt, columns: c, splitter: p.splitter)
         linearForward(out: s.fcPre, inp: s.ln2, weight: params + w.fcWeight, bias: bias(w.fcBias),
                       rows: bt, inFeatures: c, outFeatures: 4 * c, splitter: p.splitter)
+        loraForward(block: l, target: .feedForward, out: s.fcPre, inp: s.ln2, p)
         // GELU's output is not kept (backward recomputes it from fcPre). Training computes it
         // with the derivative, as backward will, so both passes see the same bits; the
         // derivative lands in dFC, which is free until backward.
         GELU.forward(out: p.a.fcAct, inp: s.fcPre, derivative: training ? p.a.dFC : nil, count: bt * 4 * c,
                      splitter: p.splitter)
         residualBranch(into: out, residual: s.mid, inp: p.a.fcAct, weight: params + w.mlpProjWeight,
-                       bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l, p)
+                       bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l,
+                       adapter: (l, .feedForwardProjection), p)
     }
 
-    /// `into = residual + dropout(Linear(inp))`. Without dropout the product is accumulated
-    /// straight onto a copy of the residual (one pass fewer).
+    /// `into = residual + dropout(Linear(inp))`, the Linear with its LoRA adapter when it has one
+    /// (`adapter`: block and target). Without dropout the product is accumulated straight onto a
+    /// copy of the residual (one pass fewer).
     private func residualBranch(into: FloatPointer, residual: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inFeatures: Int,
-                                site: Int, _ p: Pass) {
+                                site: Int, adapter: (block: Int, target: LoRATarget), _ p: Pass) {
         let c = config.nEmbd, bt = p.rows
         if let m = mask(site: site) {
             linearForward(out: p.a.branch, inp: inp, weight: weight, bias: bias, rows: bt,
                           inFeatures: inFeatures, outFeatures: c, splitter: p.splitter)
+            loraForward(block: adapter.block, target: adapter.target, out: p.a.branch, inp: inp, p)
             m.addMasked(out: into, a: residual, b: p.a.branch, count: bt * c, base: p.batchOffset * p.seq * c,
                         splitter: p.splitter)
         } else {
             copyAddingBias(out: into, residual, bias: bias, rows: bt, columns: c, splitter: p.splitter)
             linearForward(out: into, inp: inp, weight: weight, bias: nil, rows: bt, inFeatures: inFeatures,
                           outFeatures: c, accumulate: true, splitter: p.splitter)
+            loraForward(block: adapter.block, target: adapter.target, out: into, inp: inp, p)
         }
     }
 }

@@ -30,8 +30,25 @@ public final class GPTModel {
     public let layout: ParameterLayout
     /// Every parameter, `layout.count` floats.
     public let parameters: UnsafeMutableBufferPointer<Float>
-    /// Every parameter's gradient, same layout; `backward` adds into it.
+    /// Every parameter's gradient, same layout; `backward` adds into it. Empty when the base is
+    /// frozen (`lora` set): backward then computes no base weight gradient at all.
     public let gradients: UnsafeMutableBufferPointer<Float>
+    /// The LoRA adapters, when the model has them: the base parameters are then frozen, and
+    /// only the adapters have gradients (`trainedParameters`, `trainedGradients`).
+    public let lora: LoRAAdapters?
+    /// Whether the base parameters are frozen (LoRA on): they get no gradients, and the
+    /// optimizer and the exchange work on the adapters' buffers instead.
+    public var isBaseFrozen: Bool { lora != nil }
+    /// The layout of the buffers that train: the adapters' with LoRA, else the parameters'.
+    public var trainedLayout: any FlatLayout { lora?.layout ?? layout }
+    /// `trainedLayout.count` and `.backwardRanges`, kept so a step reads them without boxing
+    /// the layout.
+    let trainedCount: Int
+    let trainedBackwardRanges: [Range<Int>]
+    /// What the optimizer updates: the adapters with LoRA, else every parameter.
+    public var trainedParameters: UnsafeMutableBufferPointer<Float> { lora?.parameters ?? parameters }
+    /// The gradients of `trainedParameters` (what backward announces in `gradientsFinal`).
+    public var trainedGradients: UnsafeMutableBufferPointer<Float> { lora?.gradients ?? gradients }
     /// Threads this model's kernels use (OpenBLAS is set to the same number).
     public let threads: Int
     /// Training mode applies dropout; evaluation mode (false) does not.
@@ -42,8 +59,8 @@ public final class GPTModel {
     /// Whether batches of several sequences are split across threads (see the type's notes);
     /// false runs every batch kernel by kernel on all threads.
     public var splitsBatchAcrossThreads = true
-    /// Told during `backward` which gradients are final: every index of the range holds its last
-    /// value of this backward pass. Backward finishes the buffer from the back (ln_f, then each
+    /// Told during `backward` which gradients are final (ranges of `trainedGradients`): every
+    /// index of the range holds its last value of this backward pass. Backward finishes the buffer from the back (ln_f, then each
     /// block from the last, then the embeddings at 0), one range after another; with
     /// `defersTokenEmbeddingGradient` wte comes first, right after lm_head's backward. A batch
     /// split across threads calls for each range once every slice has finished it and the
@@ -60,9 +77,10 @@ public final class GPTModel {
     /// After a backward that deferred it: each position's token and its gradient row, to be
     /// added into wte's gradient (`tokens[i]`'s row gets `rows[i*C ..< (i+1)*C]`). Nil otherwise.
     public internal(set) var deferredTokenGradient: (tokens: UnsafeBufferPointer<Int32>, rows: UnsafeBufferPointer<Float>)?
-    /// Called by `forward` before it reads a range of the parameters (wpe, then each block, then
-    /// ln_f and wte for lm_head): a caller still gathering parameters waits there for the part
-    /// it needs. Called from every slice's thread; nil costs nothing.
+    /// Called by `forward` before it reads a range of the trained parameters (wpe, then each
+    /// block, then ln_f and wte for lm_head; with LoRA each block's adapters): a caller still
+    /// gathering parameters waits there for the part it needs. Called from every slice's
+    /// thread; nil costs nothing.
     public var parametersNeeded: ((Range<Int>) -> Void)?
     /// Called by `forward` once per pass, before the embedding lookup, with every token of the
     /// batch: the lookup reads only these rows of wte, so a caller still gathering wte may fetch
@@ -93,9 +111,14 @@ public final class GPTModel {
     /// One slice of the current batch and the buffers it runs in.
     final class Slice {
         let activations: Activations
+        /// The adapters' saved projections and scratch (LoRA only).
+        let lora: LoRAActivations?
         var batch = 0, batchOffset = 0
         var lossSum = 0.0
-        init(activations: Activations) { self.activations = activations }
+        init(activations: Activations, lora: LoRAActivations?) {
+            self.activations = activations
+            self.lora = lora
+        }
     }
 
     var slices: [Slice] = []
@@ -115,28 +138,39 @@ public final class GPTModel {
     var lastPassHadTargets = false
     var stepKey: UInt64 = 0
     var dropoutActive = false
+    var loraDropoutActive = false
 
     /// A model with nanoGPT's initialisation drawn from `seed`. `threads` is the total number of
-    /// threads this process may use for the model (OpenBLAS included).
+    /// threads this process may use for the model (OpenBLAS included). With `lora` the base is
+    /// frozen and adapters (A drawn from `seed`, B zero) train instead.
     public convenience init(config: GPTConfig, seed: UInt64 = 1337,
-                            threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+                            threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                            lora: LoRAConfig? = nil) throws {
         var generator = TorchGenerator(seed: seed)
-        try self.init(config: config, initializingFrom: &generator, dropoutSeed: seed, threads: threads)
+        try self.init(config: config, initializingFrom: &generator, dropoutSeed: seed, threads: threads, lora: lora)
     }
 
     /// A model initialised from `generator` (see `initializeParameters(generator:)`), which is
-    /// left where nanoGPT's first batch reads it. `dropoutSeed` seeds `dropoutGenerator`.
+    /// left where nanoGPT's first batch reads it. `dropoutSeed` seeds `dropoutGenerator` and,
+    /// with `lora`, the adapters' A (which draw nothing from `generator`).
     public init(config: GPTConfig, initializingFrom generator: inout TorchGenerator, dropoutSeed: UInt64,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, lora: LoRAConfig? = nil) throws {
         try config.validate()
+        try lora?.validate()
         self.config = config
         layout = ParameterLayout(config: config)
         self.threads = max(1, threads)
         splitter = WorkSplitter(threads: self.threads)
         parameters = .allocate(capacity: layout.count)
         parameters.initialize(repeating: 0)
-        gradients = .allocate(capacity: layout.count)
-        gradients.initialize(repeating: 0)
+        self.lora = lora.map { LoRAAdapters(model: config, lora: $0, seed: dropoutSeed) }
+        // A frozen base has no gradients: one float allocated, none in view.
+        let gradientCount = lora == nil ? layout.count : 0
+        let allocated = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(1, gradientCount))
+        allocated.initialize(repeating: 0)
+        gradients = UnsafeMutableBufferPointer(rebasing: allocated[0..<gradientCount])
+        trainedCount = self.lora?.layout.count ?? layout.count
+        trainedBackwardRanges = self.lora?.layout.backwardRanges ?? layout.backwardRanges
         dropoutGenerator = RandomGenerator(seed: dropoutSeed ^ 0x6A09_E667_F3BC_C908)
         openblas_set_num_threads(Int32(self.threads))
         initializeParameters(generator: &generator)
@@ -144,7 +178,7 @@ public final class GPTModel {
 
     deinit {
         parameters.deallocate()
-        gradients.deallocate()
+        gradients.baseAddress?.deallocate()
         logitsStorage?.deallocate()
         sliceGradients?.deallocate()
     }
@@ -204,15 +238,16 @@ public final class GPTModel {
         layout.tensor(named: name).map { UnsafeMutableBufferPointer(rebasing: parameters[$0.range]) }
     }
 
-    /// The gradient of the tensor called `name`, or nil.
+    /// The gradient of the tensor called `name`, or nil (always nil when the base is frozen).
     public func gradient(named name: String) -> UnsafeMutableBufferPointer<Float>? {
-        layout.tensor(named: name).map { UnsafeMutableBufferPointer(rebasing: gradients[$0.range]) }
+        guard !isBaseFrozen else { return nil }
+        return layout.tensor(named: name).map { UnsafeMutableBufferPointer(rebasing: gradients[$0.range]) }
     }
 
-    /// Sets every gradient to zero (call before the first micro-batch of a step).
+    /// Sets every trained gradient to zero (call before the first micro-batch of a step).
     public func zeroGradients() {
-        let g = gradients.baseAddress!
-        splitter.run(gradients.count, costPerItem: 1) { range, _ in
+        let trained = trainedGradients, g = trained.baseAddress!
+        splitter.run(trained.count, costPerItem: 1) { range, _ in
             (g + range.lowerBound).update(repeating: 0, count: range.count)
         }
     }
@@ -238,10 +273,11 @@ public final class GPTModel {
         for _ in 0..<count {
             slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t, threads: threads,
                                                          recomputesBlocks: activationCheckpointing,
-                                                         chunkRows: chunkRows)))
+                                                         chunkRows: chunkRows),
+                                lora: lora.map { LoRAActivations(config: config, lora: $0.config, positions: sliceBatch * t) }))
         }
         if count > 1 && sliceGradients == nil {
-            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * layout.count)
+            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * trainedCount)
             g.initialize(repeating: 0)
             sliceGradients = g
         }
@@ -260,7 +296,8 @@ public final class GPTModel {
 
     /// What the model has allocated, in bytes, by kind.
     public struct Memory {
-        /// Parameters and their gradients (`layout.count` floats each).
+        /// Parameters (the adapters' included) and the trained gradients (the adapters' alone
+        /// when the base is frozen).
         public var parameters: Int, gradients: Int
         /// Gradient buffers of batch slices after the first (a batch split across threads).
         public var sliceGradients: Int
@@ -274,9 +311,11 @@ public final class GPTModel {
     /// The memory this model has allocated now (see `reserve`).
     public var memory: Memory {
         let f = MemoryLayout<Float>.size
-        let stored = slices.reduce(0) { $0 + $1.activations.storedFloats }
-        let workspace = slices.reduce(0) { $0 + $1.activations.workspaceFloats } + (logitsStorage?.count ?? 0)
-        return Memory(parameters: layout.count * f, gradients: layout.count * f,
+        let stored = slices.reduce(0) { $0 + $1.activations.storedFloats + ($1.lora?.storedFloats ?? 0) }
+        let workspace = slices.reduce(0) { $0 + $1.activations.workspaceFloats + ($1.lora?.workspaceFloats ?? 0) }
+            + (logitsStorage?.count ?? 0)
+        let adapters = lora?.layout.count ?? 0
+        return Memory(parameters: (layout.count + adapters) * f, gradients: trainedCount * f,
                       sliceGradients: (sliceGradients?.count ?? 0) * f, activations: stored * f,
                       workspace: workspace * f)
     }

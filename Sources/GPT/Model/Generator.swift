@@ -10,6 +10,9 @@ import Foundation
 /// cached keys and values are no longer those of the cropped context: the generator re-prefills
 /// the last `block_size` tokens (what nanoGPT computes for every token) and continues from there.
 /// Results are therefore identical to nanoGPT's `generate` for the same choices of tokens.
+///
+/// It reads the base parameters only: a model with LoRA adapters samples from its base (merge
+/// the adapters first, as `Checkpoint.loadModel` does).
 public final class Generator {
     /// The model it runs (parameters are read at every call, so training in between is seen).
     public let model: GPTModel

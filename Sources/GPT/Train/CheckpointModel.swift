@@ -2,14 +2,15 @@ import Foundation
 
 extension Checkpoint {
     /// The model stored in the checkpoint at `path`, ready for inference (evaluation mode),
-    /// with the checkpoint's other contents. `threads` 0 means every core.
+    /// with the checkpoint's other contents. `threads` 0 means every core. LoRA adapters, when
+    /// the checkpoint has them, are merged into the weights (`W + scale·B·A`).
     public static func loadModel(path: String, threads: Int = 0) throws -> (GPTModel, CheckpointContents) {
         let contents = try read(path: path)
         var config = contents.modelConfig
         config.dropout = 0
         let model = try GPTModel(config: config, seed: 0,
                                  threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
-        contents.parameters.withUnsafeBufferPointer { _ = model.parameters.update(fromContentsOf: $0) }
+        contents.mergedParameters.withUnsafeBufferPointer { _ = model.parameters.update(fromContentsOf: $0) }
         model.isTraining = false
         return (model, contents)
     }

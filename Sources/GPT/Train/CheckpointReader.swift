@@ -5,7 +5,7 @@ extension Checkpoint {
     /// Reads the checkpoint at `path`: ours, or one a third party wrote in this layout from a
     /// PyTorch nanoGPT state_dict (lm_head.weight may then be a separate copy, tensors may be
     /// float64, keys may carry torch.compile's `_orig_mod.` prefix, and attn.bias mask buffers
-    /// are ignored). `/optimizer`, `/state` and `/tokenizer` are read when present.
+    /// are ignored). `/optimizer`, `/state`, `/tokenizer` and `/lora` are read when present.
     public static func read(path: String) throws -> CheckpointContents {
         let file = try H5File.open(at: path)
         defer { file.close() }
@@ -78,14 +78,26 @@ extension Checkpoint {
             }
         }
 
+        let lora = try readAdapters(file, model: config, path: path)
         var optimizer: OptimizerSnapshot?
         if try file.kind(of: "optimizer") == .group {
             let group = try file.group("optimizer")
             let step: Int = try group.attribute("step")
+            // The moments of what trained: the adapters' when the base was frozen.
+            let momentLayout: any FlatLayout = lora.map { LoRALayout(config: config, lora: $0.config) } ?? layout
+            let momentGroup = try lora != nil ? file.group("lora") : group
+            let prefix = lora != nil ? "/lora" : "/optimizer"
             var plain: [String: String] = [:]
-            for t in layout.tensors { plain[t.name] = t.name }
-            let m = try readTensors(in: try group.group("exp_avg"), names: plain, layout: layout, path: path, group: "/optimizer/exp_avg")
-            let v = try readTensors(in: try group.group("exp_avg_sq"), names: plain, layout: layout, path: path, group: "/optimizer/exp_avg_sq")
+            for t in momentLayout.tensors { plain[t.name] = t.name }
+            for name in ["exp_avg", "exp_avg_sq"] {
+                if try momentGroup.kind(of: name) != .group {
+                    throw invalid("\(prefix) has no group '\(name)' (the moments of /optimizer)")
+                }
+            }
+            let m = try readTensors(in: try momentGroup.group("exp_avg"), names: plain, layout: momentLayout, path: path,
+                                    group: prefix + "/exp_avg")
+            let v = try readTensors(in: try momentGroup.group("exp_avg_sq"), names: plain, layout: momentLayout, path: path,
+                                    group: prefix + "/exp_avg_sq")
             optimizer = OptimizerSnapshot(stepCount: step, m: m, v: v)
         }
         var state: TrainingState?
@@ -108,12 +120,48 @@ extension Checkpoint {
             tokenizer = try TokenizerStore.load(from: try file.group("tokenizer"))
         }
         return CheckpointContents(modelConfig: config, settings: settings, parameters: parameters,
-                                  optimizer: optimizer, state: state, tokenizer: tokenizer)
+                                  optimizer: optimizer, state: state, tokenizer: tokenizer, lora: lora)
+    }
+
+    /// The LoRA adapters of `/lora`, or nil when the file has none: its attributes (rank,
+    /// alpha, dropout, targets, base_model) and every A and B of `/lora/adapters`.
+    static func readAdapters(_ file: H5File, model: GPTConfig, path: String) throws -> LoRASnapshot? {
+        guard try file.kind(of: "lora") == .group else { return nil }
+        func invalid(_ problem: String) -> CheckpointError { .invalid(path: path, problem: problem) }
+        let group = try file.group("lora")
+        let rank: Int, alpha: Double, dropout: Double, targetText: String
+        do {
+            rank = try group.attribute("rank")
+            alpha = try group.attribute("alpha")
+            dropout = try group.attribute("dropout")
+            targetText = try group.attribute("targets")
+        } catch {
+            throw invalid("/lora: \(error)")
+        }
+        let targets: [LoRATarget]
+        switch LoRATarget.parse(targetText) {
+        case .success(let t): targets = t
+        case .failure(let error): throw invalid("/lora attribute \(error)")
+        }
+        let lora = LoRAConfig(rank: rank, alpha: alpha, dropout: dropout, targets: targets)
+        do { try lora.validate() } catch { throw invalid("/lora attribute \(error)") }
+        let base = (try? group.attribute("base_model", as: String.self)).flatMap { $0.isEmpty ? nil : $0 }
+        let layout = LoRALayout(config: model, lora: lora)
+        guard try group.kind(of: "adapters") == .group else { throw invalid("/lora has no group 'adapters'") }
+        let adapters = try group.group("adapters")
+        var names: [String: String] = [:]
+        for t in layout.tensors { names[t.name] = t.name }
+        let parameters = try readTensors(in: adapters, names: names, layout: layout, path: path, group: "/lora/adapters")
+        let known = Set(names.keys)
+        if let extra = try adapters.childNames().sorted().first(where: { !known.contains($0) }) {
+            throw invalid("/lora/adapters/\(extra) is not an adapter of rank \(rank) on \(lora.targetList)")
+        }
+        return LoRASnapshot(config: lora, parameters: parameters, baseModel: base)
     }
 
     /// Every tensor of `layout` from `group` (by `names`: state_dict key -> stored name), checked
     /// against PyTorch's shape, into one flat buffer.
-    static func readTensors(in group: H5Group, names: [String: String], layout: ParameterLayout,
+    static func readTensors(in group: H5Group, names: [String: String], layout: any FlatLayout,
                             path: String, group groupPath: String) throws -> [Float] {
         var flat = [Float](repeating: 0, count: layout.count)
         try flat.withUnsafeMutableBufferPointer { buffer in

@@ -13,18 +13,35 @@ extension Checkpoint {
     /// The moments are whole tensors on disk whatever the rank count. `moments` hands them over
     /// part by part (each rank's shard under ZeRO stage 1, see `MomentShards`); without it the
     /// optimizer's own moments are written, which must then cover every parameter.
+    ///
+    /// With LoRA the adapters go to `/lora` (`loraBase`: the base model's path, when known) and
+    /// the moments, which are then the adapters', to `/lora/exp_avg` and `/lora/exp_avg_sq`.
     public static func write(to path: String, model: GPTModel, optimizer: AdamW?, config: TrainConfig,
                              state: TrainingState?, tokenizer: (any Tokenizer)?,
-                             moments: ((MomentWriter) throws -> Void)? = nil) throws {
+                             moments: ((MomentWriter) throws -> Void)? = nil, loraBase: String? = nil) throws {
+        let adapters = model.lora.map { Adapters(layout: $0.layout, parameters: UnsafeBufferPointer($0.parameters), baseModel: loraBase) }
         try write(to: path, parameters: UnsafeBufferPointer(model.parameters), layout: model.layout, optimizer: optimizer,
-                  config: config, state: state, tokenizer: tokenizer, moments: moments)
+                  config: config, state: state, tokenizer: tokenizer, moments: moments, adapters: adapters)
+    }
+
+    /// LoRA adapters to write beside the model.
+    public struct Adapters {
+        public var layout: LoRALayout
+        public var parameters: UnsafeBufferPointer<Float>
+        public var baseModel: String?
+
+        public init(layout: LoRALayout, parameters: UnsafeBufferPointer<Float>, baseModel: String?) {
+            self.layout = layout
+            self.parameters = parameters
+            self.baseModel = baseModel
+        }
     }
 
     /// Writes a checkpoint of the flat `parameters` laid out by `layout` (a model that is not
     /// built, e.g. one imported from another format); otherwise as `write(to:model:...)`.
     public static func write(to path: String, parameters: UnsafeBufferPointer<Float>, layout: ParameterLayout,
                              optimizer: AdamW?, config: TrainConfig, state: TrainingState?, tokenizer: (any Tokenizer)?,
-                             moments: ((MomentWriter) throws -> Void)? = nil) throws {
+                             moments: ((MomentWriter) throws -> Void)? = nil, adapters: Adapters? = nil) throws {
         let temporary = temporaryPath(for: path)
         unlink(temporary)
         do {
@@ -37,24 +54,40 @@ extension Checkpoint {
             try file.setAttribute("format_version", formatVersion)
             try writeTensors(parameters, layout: layout, into: file.createGroup("model"))
             try file.link(target: "/model/transformer.wte.weight", as: "/model/lm_head.weight")
+            var loraGroup: H5Group?
+            if let adapters {
+                let group = try file.createGroup("lora")
+                let lora = adapters.layout.lora
+                try group.setAttribute("rank", lora.rank)
+                try group.setAttribute("alpha", lora.alpha)
+                try group.setAttribute("dropout", lora.dropout)
+                try group.setAttribute("targets", lora.targetList)
+                try group.setAttribute("scale", Double(lora.scale))
+                try group.setAttribute("base_model", adapters.baseModel ?? "")
+                try writeTensors(adapters.parameters, layout: adapters.layout, into: group.createGroup("adapters"))
+                loraGroup = group
+            }
             if let optimizer {
+                // The moments of what trained: the adapters' (under /lora) when the base was frozen.
+                let momentLayout: any FlatLayout = adapters?.layout ?? layout
+                let momentGroup = loraGroup
                 let group = try file.createGroup("optimizer")
                 try group.setAttribute("step", optimizer.stepCount)
                 try group.setAttribute("beta1", Double(optimizer.beta1))
                 try group.setAttribute("beta2", Double(optimizer.beta2))
                 try group.setAttribute("eps", Double(optimizer.eps))
                 try group.setAttribute("weight_decay", Double(optimizer.weightDecay))
-                let first = try createTensors(layout: layout, into: group.createGroup("exp_avg"))
-                let second = try createTensors(layout: layout, into: group.createGroup("exp_avg_sq"))
+                let first = try createTensors(layout: momentLayout, into: (momentGroup ?? group).createGroup("exp_avg"))
+                let second = try createTensors(layout: momentLayout, into: (momentGroup ?? group).createGroup("exp_avg_sq"))
                 let writeMoments: MomentWriter = { range, m, v in
-                    try Checkpoint.writePart(m, of: range, layout: layout, into: first)
-                    try Checkpoint.writePart(v, of: range, layout: layout, into: second)
+                    try Checkpoint.writePart(m, of: range, layout: momentLayout, into: first)
+                    try Checkpoint.writePart(v, of: range, layout: momentLayout, into: second)
                 }
                 if let moments {
                     try moments(writeMoments)
                 } else {
-                    precondition(optimizer.ranges == [0..<layout.count], "pass `moments` for an optimizer of one shard")
-                    try writeMoments(0..<layout.count, UnsafeBufferPointer(optimizer.m), UnsafeBufferPointer(optimizer.v))
+                    precondition(optimizer.ranges == [0..<momentLayout.count], "pass `moments` for an optimizer of one shard")
+                    try writeMoments(0..<momentLayout.count, UnsafeBufferPointer(optimizer.m), UnsafeBufferPointer(optimizer.v))
                 }
             }
             try writeSettings(config, into: file.createGroup("config"))
@@ -96,7 +129,7 @@ extension Checkpoint {
     public static func temporaryPath(for path: String) -> String { path + ".tmp" }
 
     /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`.
-    static func writeTensors(_ buffer: UnsafeBufferPointer<Float>, layout: ParameterLayout, into group: H5Group) throws {
+    static func writeTensors(_ buffer: UnsafeBufferPointer<Float>, layout: any FlatLayout, into group: H5Group) throws {
         for tensor in layout.tensors {
             let dataset = try group.createDataset(tensor.name, of: Float.self, shape: tensor.shape)
             try dataset.write(from: UnsafeBufferPointer(rebasing: buffer[tensor.range]))
@@ -104,14 +137,14 @@ extension Checkpoint {
     }
 
     /// An empty float32 dataset per tensor of `layout`, in PyTorch's shape.
-    static func createTensors(layout: ParameterLayout, into group: H5Group) throws -> [H5Dataset] {
+    static func createTensors(layout: any FlatLayout, into group: H5Group) throws -> [H5Dataset] {
         try layout.tensors.map { try group.createDataset($0.name, of: Float.self, shape: $0.shape) }
     }
 
     /// Writes the values of flat indices `range` (`part[i]` is index `range.lowerBound + i`) into
     /// the datasets of the tensors they belong to (made by `createTensors`): a row-aligned
     /// middle in one block, a partial first and last row apart.
-    static func writePart(_ part: UnsafeBufferPointer<Float>, of range: Range<Int>, layout: ParameterLayout,
+    static func writePart(_ part: UnsafeBufferPointer<Float>, of range: Range<Int>, layout: any FlatLayout,
                           into datasets: [H5Dataset]) throws {
         for (tensor, dataset) in zip(layout.tensors, datasets) {
             let lower = max(tensor.range.lowerBound, range.lowerBound), upper = min(tensor.range.upperBound, range.upperBound)

@@ -5,7 +5,8 @@ import Parallel
 /// and backward (the last backward overlapped with the gradients' reduction), the wait for the
 /// sums and their global norm, AdamW on this rank's part with the clipping coefficient applied
 /// as it reads the gradients, and the new parameters' allgather started for the next forward.
-/// One rank runs the same code with nothing to exchange.
+/// One rank runs the same code with nothing to exchange. What trains is the model's trained
+/// buffer: every parameter, or with LoRA the adapters alone (the frozen base never moves).
 public final class DataParallelStep {
     public let model: GPTModel
     public let optimizer: AdamW
@@ -22,7 +23,7 @@ public final class DataParallelStep {
     public init(model: GPTModel, communicator: any Communicator, settings: GradientExchange.Settings,
                 beta1: Float = 0.9, beta2: Float = 0.95, eps: Float = 1e-8, weightDecay: Float = 0.1) {
         self.model = model
-        exchange = GradientExchange(layout: model.layout, communicator: communicator, settings: settings)
+        exchange = GradientExchange(model: model, communicator: communicator, settings: settings)
         optimizer = AdamW(model: model, ranges: exchange.owned, beta1: beta1, beta2: beta2, eps: eps,
                           weightDecay: weightDecay)
     }
@@ -50,7 +51,7 @@ public final class DataParallelStep {
         let norm = try exchange.finishGradients(of: model, scalars: &summed)
         // This step's forward waited for every parameter, so nothing is in flight when skipping.
         guard shouldUpdate(norm, summed) else { return Result(gradientNorm: norm, scalars: summed, updated: false) }
-        optimizer.step(parameters: model.parameters, gradients: UnsafeBufferPointer(model.gradients),
+        optimizer.step(parameters: model.trainedParameters, gradients: UnsafeBufferPointer(model.trainedGradients),
                        learningRate: learningRate,
                        gradientScale: GradientClipping.coefficient(norm: norm, maxNorm: maxGradNorm))
         try exchange.gatherParameters(of: model)

@@ -17,6 +17,10 @@ import Parallel
 /// - ZeRO stage 0: an allreduce, so every rank ends with every sum and updates everything.
 /// With one rank nothing moves. `bucketElements` 0 makes one bucket of the whole buffer: one
 /// exchange after backward and one allgather before the next forward.
+///
+/// The buffer is the model's trained one (`GPTModel.trainedGradients`): every parameter, or
+/// with LoRA the adapters alone, which then are all that is reduced, sharded and gathered (the
+/// frozen base is the same on every rank and never travels).
 public final class GradientExchange {
     /// The settings of the exchange.
     public struct Settings: Sendable, Equatable {
@@ -60,9 +64,9 @@ public final class GradientExchange {
     /// Each bucket's tensors (indices into `layout.tensors`).
     private let bucketTensors: [Range<Int>]
     private let tensorOffsets: [Int]
-    /// The token embedding's range, and each rank's part of it (when it is a bucket of its own:
-    /// see `defersTokenRows`).
-    private let tokenEmbedding: Range<Int>
+    /// The token embedding's range (nil when it does not train), and each rank's part of it
+    /// (when it is a bucket of its own: see `defersTokenRows`).
+    private let tokenEmbedding: Range<Int>?
     private let tokenEmbeddingParts: [Range<Int>]
     private let embeddingWidth: Int
     /// Whether wte's gradient is reduced as soon as lm_head's backward is done, the embedding
@@ -90,9 +94,17 @@ public final class GradientExchange {
     /// Bytes this rank sent since the last `resetCounters`.
     public private(set) var bytesSent = 0
 
-    /// The exchange of a model whose flat buffers have `count` floats, between the ranks of
-    /// `communicator`, tensor boundaries from `layout`.
-    public init(layout: ParameterLayout, communicator: any Communicator, settings: Settings) {
+    /// The exchange of `model`'s trained buffers (its parameters, or its LoRA adapters) between
+    /// the ranks of `communicator`.
+    public convenience init(model: GPTModel, communicator: any Communicator, settings: Settings) {
+        self.init(layout: model.trainedLayout, tokenEmbedding: model.isBaseFrozen ? nil : model.layout.tokenEmbeddingRange,
+                  embeddingWidth: model.config.nEmbd, communicator: communicator, settings: settings)
+    }
+
+    /// The exchange of flat buffers laid out by `layout`, between the ranks of `communicator`;
+    /// `tokenEmbedding` is wte's range in them when it trains (its lookup rows may then travel apart).
+    public init(layout: any FlatLayout, tokenEmbedding: Range<Int>?, embeddingWidth: Int,
+                communicator: any Communicator, settings: Settings) {
         self.settings = settings
         self.communicator = communicator
         count = layout.count
@@ -111,11 +123,11 @@ public final class GradientExchange {
         }
         started = Array(repeating: false, count: buckets.count)
         finalTensors = Array(repeating: false, count: layout.tensors.count)
-        tokenEmbedding = layout.tokenEmbeddingRange
-        tokenEmbeddingParts = Self.parts(of: tokenEmbedding, ranks: ranks)
-        embeddingWidth = layout.config.nEmbd
+        self.tokenEmbedding = tokenEmbedding
+        tokenEmbeddingParts = Self.parts(of: tokenEmbedding ?? 0..<0, ranks: ranks)
+        self.embeddingWidth = embeddingWidth
         // wte alone in its bucket (whether every rank's rows are few beside it is seen per step).
-        defersTokenRows = ranks > 1 && buckets.contains(tokenEmbedding)
+        defersTokenRows = ranks > 1 && tokenEmbedding.map { buckets.contains($0) } == true
         gradientRequests.reserveCapacity(buckets.count)
         gatherRequests.reserveCapacity(buckets.count)
     }
@@ -132,7 +144,7 @@ public final class GradientExchange {
     /// The buckets of `layout`'s buffer, in the order backward finishes them: whole tensors from
     /// the back until a bucket holds `elements` floats, a tensor of `elements` or more a bucket
     /// of its own (one bucket when `elements` is 0).
-    static func buckets(layout: ParameterLayout, elements: Int) -> [Range<Int>] {
+    static func buckets(layout: any FlatLayout, elements: Int) -> [Range<Int>] {
         guard elements > 0 else { return [0..<layout.count] }
         var buckets: [Range<Int>] = []
         var upper = layout.count
@@ -202,7 +214,7 @@ public final class GradientExchange {
         let size = communicator.size, rank = communicator.rank
         for (b, bucket) in buckets.enumerated() where !started[b] && bucketTensors[b].allSatisfy({ finalTensors[$0] }) {
             started[b] = true
-            let gradients = UnsafeMutableBufferPointer(rebasing: model.gradients[bucket])
+            let gradients = UnsafeMutableBufferPointer(rebasing: model.trainedGradients[bucket])
             let counts = blockCounts[b]
             let request: CollectiveRequest
             let bytes = settings.wire.byteCount
@@ -237,7 +249,7 @@ public final class GradientExchange {
     /// Adds every rank's deferred rows into the part of wte's summed gradient this rank keeps
     /// (all of it under stage 0), rank by rank, position by position.
     private func addTokenRows(into gradients: UnsafeMutableBufferPointer<Float>) throws {
-        guard let request = tokenRowsRequest, let all = tokenRows else { return }
+        guard let request = tokenRowsRequest, let all = tokenRows, let tokenEmbedding else { return }
         willWait?(.tokenRows)
         try request.wait()
         tokenRowsRequest = nil
@@ -268,10 +280,10 @@ public final class GradientExchange {
         }
         gradientRequests.removeAll(keepingCapacity: true)
         gradientRequestBuckets.removeAll(keepingCapacity: true)
-        try addTokenRows(into: model.gradients)
+        try addTokenRows(into: model.trainedGradients)
         var sum = 0.0
         for part in shards[communicator.rank] {
-            sum += GradientClipping.sumOfSquares(UnsafeBufferPointer(rebasing: model.gradients[part]), threads: model.threads)
+            sum += GradientClipping.sumOfSquares(UnsafeBufferPointer(rebasing: model.trainedGradients[part]), threads: model.threads)
         }
         scalars.append(sum)
         if communicator.size > 1 {
@@ -295,11 +307,11 @@ public final class GradientExchange {
         let rank = communicator.rank, size = communicator.size
         fetchesTokenRows = rowsTravelApart
         var order = Array(buckets.indices.reversed())
-        if fetchesTokenRows, let wte = buckets.firstIndex(of: tokenEmbedding) { order.removeAll { $0 == wte }; order.append(wte) }
+        if fetchesTokenRows, let tokenEmbedding, let wte = buckets.firstIndex(of: tokenEmbedding) { order.removeAll { $0 == wte }; order.append(wte) }
         for b in order {
             let range = buckets[b], counts = blockCounts[b]
             let request = try communicator.startAllgather(
-                inPlace: UnsafeMutableBufferPointer(rebasing: model.parameters[range]), counts: counts)
+                inPlace: UnsafeMutableBufferPointer(rebasing: model.trainedParameters[range]), counts: counts)
             gatherRequests.append((range, request, b))
             bytesSent += (range.count - counts[(rank + 1) % size]) * 4
         }
@@ -357,6 +369,7 @@ public final class GradientExchange {
         let fetch = fetchesTokenRows
         fetchesTokenRows = false
         lock.unlock()
+        guard let tokenEmbedding else { return }
         guard fetch else { return try waitParameters(tokenEmbedding) }
         let start = DispatchTime.now().uptimeNanoseconds
         defer {

@@ -18,6 +18,9 @@ struct StartingPoint {
     var dataStream: TorchGenerator?
     /// On resume (rank 0): why newer checkpoints were passed over (each one line naming its file).
     var rejected: [String] = []
+    /// The base model the run's adapters train on (rank 0, LoRA): the path fine-tuned from, or
+    /// on resume the one the checkpoint names.
+    var loraBase: String?
 
     /// Reads the checkpoint `config.init_from` names (on rank 0) and shares what the ranks need:
     /// it must hold the tokenizer of the dataset (`tokenizer`), when it holds one; a run from
@@ -40,7 +43,7 @@ struct StartingPoint {
         var failure: Error?
         if communicator.rank == 0 {
             do {
-                let contents: CheckpointContents
+                var contents: CheckpointContents
                 if start.isResume {
                     (start.path, contents, start.rejected) = try newestResumable(
                         CheckpointRetention(outDirectory: config.out_dir, keepLast: config.keep_last).resumeCandidates)
@@ -61,6 +64,14 @@ struct StartingPoint {
                 }
                 if let tokenizer, contents.tokenizer != nil {
                     _ = try Checkpoint.tokenizer(of: contents, path: start.path!, dataset: tokenizer, datasetPath: config.data_dir)
+                }
+                if start.isResume {
+                    try checkAdapters(of: contents, path: start.path!, config: config, sources: sources)
+                    start.loraBase = contents.lora?.baseModel
+                } else {
+                    // Fine-tuning from a checkpoint with adapters starts from the merged weights.
+                    contents = contents.merged
+                    start.loraBase = start.path
                 }
                 let m = contents.modelConfig
                 header = [1, Int64(m.nLayer), Int64(m.nHead), Int64(m.nEmbd), Int64(m.blockSize), Int64(m.vocabSize),
@@ -91,6 +102,34 @@ struct StartingPoint {
             start.dataStream = try TorchGenerator(state: words.map { UInt64(bitPattern: $0) })
         }
         return start
+    }
+
+    /// A resumed run trains what the checkpoint trained: the same adapters (lora_rank, lora_alpha,
+    /// lora_targets; lora_dropout may change) or, without `/lora`, every weight.
+    static func checkAdapters(of contents: CheckpointContents, path: String, config: TrainConfig,
+                              sources: ConfigSources) throws {
+        switch (contents.lora?.config, config.loraConfig) {
+        case (nil, nil):
+            return
+        case (nil, let asked?):
+            throw TrainConfigError.invalidValue(
+                source: sources.source(of: "lora_rank"), key: "lora_rank",
+                problem: "\(asked.rank), but \(path) trained every weight (it has no /lora adapters): resume with lora_rank 0, or fine-tune from it with adapters (init_from: \(path))")
+        case (let saved?, nil):
+            throw TrainConfigError.invalidValue(
+                source: sources.source(of: "lora_rank"), key: "lora_rank",
+                problem: "0, but \(path) trains LoRA adapters (lora_rank \(saved.rank), lora_alpha \(saved.alpha), lora_targets \(saved.targetList)): resume with those, or fine-tune every weight of the merged model (init_from: \(path))")
+        case (let saved?, let asked?):
+            let pairs: [(String, String, String)] = [
+                ("lora_rank", "\(asked.rank)", "\(saved.rank)"), ("lora_alpha", "\(asked.alpha)", "\(saved.alpha)"),
+                ("lora_targets", asked.targetList, saved.targetList),
+            ]
+            if let mismatch = pairs.first(where: { $0.1 != $0.2 }) {
+                throw TrainConfigError.invalidValue(
+                    source: sources.source(of: mismatch.0), key: mismatch.0,
+                    problem: "\(mismatch.1) differs from the \(mismatch.2) of the adapters in \(path), which this run resumes")
+            }
+        }
     }
 
     /// Rank 0 looks for out_dir/ckpt.h5 before a run from scratch would replace it; every rank

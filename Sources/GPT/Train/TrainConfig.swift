@@ -54,6 +54,17 @@ public struct TrainConfig: Equatable, Sendable {
     /// blocks per step.
     public var activation_checkpointing = false
 
+    // LoRA (Hu et al. 2021, as PEFT): adapters on the chosen Linear layers of every block, the
+    // base weights frozen.
+    /// The adapters' rank r; 0 = no LoRA (every weight trains).
+    public var lora_rank = 0
+    /// α: the adapters' output is scaled by α / r (PEFT's default 8).
+    public var lora_alpha = 8.0
+    /// Dropout probability on the adapters' input (PEFT's lora_dropout).
+    public var lora_dropout = 0.0
+    /// The layers that get adapters, comma-separated: any of c_attn, attn.c_proj, c_fc, mlp.c_proj.
+    public var lora_targets = "c_attn"
+
     // Data parallelism (ignored on one rank).
     /// Megabytes of gradients per bucket of the exchange overlapped with backward (PyTorch DDP's
     /// bucket_cap_mb); 0 = one exchange after backward.
@@ -103,6 +114,12 @@ public struct TrainConfig: Equatable, Sendable {
     public var exchangeSettings: GradientExchange.Settings {
         GradientExchange.Settings(bucketElements: GradientExchange.Settings.bucketElements(megabytes: bucket_mb),
                                   zeroStage: zero_stage, wire: WireFormat(rawValue: grad_reduce_dtype) ?? .float32)
+    }
+
+    /// The LoRA these settings ask for, nil when lora_rank is 0 (validated: see `validate`).
+    public var loraConfig: LoRAConfig? {
+        guard lora_rank > 0, case .success(let targets) = LoRATarget.parse(lora_targets) else { return nil }
+        return LoRAConfig(rank: lora_rank, alpha: lora_alpha, dropout: lora_dropout, targets: targets)
     }
 
     /// Tokens that one optimizer step consumes over all ranks.
@@ -180,6 +197,10 @@ extension TrainConfig {
         .bool("always_save_checkpoint", \.always_save_checkpoint),
         .bool("activation_checkpointing", \.activation_checkpointing),
         .string("init_from", \.init_from),
+        .int("lora_rank", \.lora_rank),
+        .double("lora_alpha", \.lora_alpha),
+        .double("lora_dropout", \.lora_dropout),
+        .string("lora_targets", \.lora_targets),
         .string("out_dir", \.out_dir),
         .int("seed", \.seed),
         .int("threads", \.threads),

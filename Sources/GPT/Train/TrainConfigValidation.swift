@@ -51,6 +51,10 @@ extension TrainConfig {
         try positive("eval_iters", eval_iters)
         try positive("log_interval", log_interval)
         if init_from.isEmpty { throw fail("init_from", "must be scratch, resume or the path of a checkpoint") }
+        if lora_rank < 0 { throw fail("lora_rank", "\(lora_rank) must be 0 (no LoRA) or a positive rank") }
+        if !(lora_alpha > 0 && lora_alpha.isFinite) { throw fail("lora_alpha", "\(lora_alpha) must be a positive number (the adapters' output is scaled by lora_alpha / lora_rank)") }
+        if !(lora_dropout >= 0 && lora_dropout < 1) { throw fail("lora_dropout", "\(lora_dropout) must be in [0, 1)") }
+        if case .failure(let error) = LoRATarget.parse(lora_targets) { throw fail("lora_targets", error.problem) }
         if out_dir.isEmpty { throw fail("out_dir", "must not be empty") }
         try nonNegative("seed", seed)
         try nonNegative("threads", threads)

@@ -128,7 +128,7 @@ extension Trainer {
                 watchdog?.enter("micro-step \(a + 1) of \(microStepsPerRank) (forward, backward, the gradient exchange)", iteration: it)
                 try stream.trainingBatch(rank: rank, microStep: a, inputs: &inputs, targets: &targets)
                 profile.add(.data, since: &clock)
-                if config.dropout > 0 {
+                if config.dropout > 0 || (config.loraConfig?.dropout ?? 0) > 0 {
                     // Masks depend on the global micro-step, not on the rank that runs it.
                     model.dropoutGenerator = RandomGenerator(
                         seed: CounterSeed.dropout(seed: config.seed, step: it, microStep: rank * microStepsPerRank + a))
@@ -220,7 +220,8 @@ extension Trainer {
     /// Every replica must hold the very same parameters: compare a checksum across ranks.
     func checkReplicas(iteration: Int) throws {
         guard worldSize > 1 else { return }
-        let sum = ReplicaChecksum.of(UnsafeBufferPointer(model.parameters))
+        var sum = ReplicaChecksum.of(UnsafeBufferPointer(model.parameters))
+        if let lora = model.lora { sum = sum &* 31 &+ ReplicaChecksum.of(UnsafeBufferPointer(lora.parameters)) }
         let high = try communicator.allreduce(sum, op: .max)
         let low = try communicator.allreduce(sum, op: .min)
         if high != low { throw TrainError.replicasDiverged(iteration: iteration, minimum: low, maximum: high) }
@@ -252,7 +253,7 @@ extension Trainer {
                                          if let pause { Thread.sleep(forTimeInterval: pause) }
                                          wroteMoments = true
                                          try moments.collect(from: optimizer, write: write)
-                                     })
+                                     }, loraBase: loraBase)
                 try CheckpointRetention(outDirectory: config.out_dir, keepLast: config.keep_last)
                     .retain(iteration: state.iteration, isBest: isBest)
             } catch {

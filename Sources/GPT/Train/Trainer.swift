@@ -60,6 +60,8 @@ public final class Trainer {
     /// What begins a line a rank prints for itself, outside `reporter` (the watchdog's): the
     /// command's error prefix (`gpt-dist train: error: ` from the command line).
     public var errorPrefix = "error: "
+    /// The base model the adapters train on, written into checkpoints (rank 0, LoRA).
+    var loraBase: String?
     /// The iteration of the last checkpoint this run saved (every rank; -1: none).
     var lastSavedIteration = -1
     /// Decides before each AdamW step whether to take it (skip_loss_zscore, skip_grad_zscore).
@@ -132,7 +134,8 @@ public final class Trainer {
         // continues from the checkpoint's.)
         var generator = TorchGenerator(seed: UInt64(config.seed))
         model = try GPTModel(config: modelConfig, initializingFrom: &generator, dropoutSeed: UInt64(config.seed),
-                             threads: threads)
+                             threads: threads, lora: config.loraConfig)
+        loraBase = start.loraBase
         dataParallel = DataParallelStep(model: model, communicator: communicator, settings: config.exchangeSettings,
                                         beta1: Float(config.beta1), beta2: Float(config.beta2), eps: 1e-8,
                                         weightDecay: Float(config.weight_decay))
@@ -156,6 +159,13 @@ public final class Trainer {
             }
         }
         try communicator.broadcast(model.parameters, root: 0)
+        if let adapters = model.lora {
+            // Resumed adapters from rank 0's checkpoint; fresh ones are drawn alike everywhere.
+            if let saved = start.contents?.lora {
+                saved.parameters.withUnsafeBufferPointer { _ = adapters.parameters.update(fromContentsOf: $0) }
+            }
+            try communicator.broadcast(adapters.parameters, root: 0)
+        }
         if start.isResume {
             // Each rank's part of the moments from rank 0's checkpoint.
             try MomentShards(exchange: dataParallel.exchange, communicator: communicator)
@@ -228,6 +238,13 @@ public final class Trainer {
         reporter.message(String(format: "model: %.2fM parameters (%d layers, %d heads, %d embd, block %d, vocab %d, bias %@, dropout %g), %@",
                                 params, modelConfig.nLayer, modelConfig.nHead, modelConfig.nEmbd, modelConfig.blockSize,
                                 modelConfig.vocabSize, modelConfig.bias ? "true" : "false", config.dropout, from))
+        if let lora = model.lora {
+            let trainable = lora.layout.tensors.reduce(0) { $0 + $1.count }
+            reporter.message(String(format: "lora: rank %d, alpha %g (scale %g), dropout %g, on %@ of every block: %d trainable parameters (%.2f%% of the model's), the base frozen",
+                                    lora.config.rank, lora.config.alpha, Double(lora.config.scale), lora.config.dropout,
+                                    lora.config.targetList, trainable,
+                                    100 * Double(trainable) / Double(modelConfig.parameterCount(nonEmbedding: false))))
+        }
         reporter.message("data: \(config.data_dir) (\(loader.tokenCount(.train)) train, \(loader.tokenCount(.val)) val tokens); out_dir: \(config.out_dir)")
         reporter.message("ranks: \(worldSize) x \(threads) thread\(threads == 1 ? "" : "s"); \(config.tokensPerIteration) tokens per iteration (batch \(config.batch_size) x \(microStepsPerRank) micro-step\(microStepsPerRank == 1 ? "" : "s") per rank); sgemm peak \(String(format: "%.1f", peakFlops / 1e9)) GFLOP/s")
     }

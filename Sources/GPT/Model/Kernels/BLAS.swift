@@ -41,8 +41,9 @@ func linearForward(out: FloatPointer, inp: UnsafePointer<Float>, weight: UnsafeP
 }
 
 /// PyTorch's Linear backward. Adds `doutᵀ · inp` to `dweight` and the column sums of `dout` to
-/// `dbias`; writes (or, with `accumulateInput`, adds) `dout · weight` into `dinp`.
-func linearBackward(dinp: FloatPointer?, dweight: FloatPointer, dbias: FloatPointer?,
+/// `dbias` (neither when nil: a frozen weight); writes (or, with `accumulateInput`, adds)
+/// `dout · weight` into `dinp`.
+func linearBackward(dinp: FloatPointer?, dweight: FloatPointer?, dbias: FloatPointer?,
                     dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                     rows: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = false,
                     ones: UnsafePointer<Float>) {
@@ -50,8 +51,10 @@ func linearBackward(dinp: FloatPointer?, dweight: FloatPointer, dbias: FloatPoin
         sgemm(m: rows, n: inFeatures, k: outFeatures, a: dout, lda: outFeatures, b: weight,
               ldb: inFeatures, beta: accumulateInput ? 1 : 0, c: dinp, ldc: inFeatures)
     }
-    sgemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: dout, lda: outFeatures,
-          b: inp, ldb: inFeatures, beta: 1, c: dweight, ldc: inFeatures)
+    if let dweight {
+        sgemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: dout, lda: outFeatures,
+              b: inp, ldb: inFeatures, beta: 1, c: dweight, ldc: inFeatures)
+    }
     if let dbias {
         // Column sums as a matrix-vector product with a vector of ones.
         cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(outFeatures), 1, dout,

@@ -42,9 +42,10 @@ enum LayerNorm {
         }
     }
 
-    /// Adds the input gradient to `dinp` and the weight and bias gradients to `dweight`/`dbias`.
+    /// Adds the input gradient to `dinp` and the weight and bias gradients to `dweight`/`dbias`
+    /// (only the input gradient when `dweight` is nil: a frozen LayerNorm).
     /// `partials` is scratch of `splitter.threads * 2 * columns` floats for per-thread sums.
-    static func backward(dinp: FloatPointer, dweight: FloatPointer, dbias: FloatPointer?,
+    static func backward(dinp: FloatPointer, dweight: FloatPointer?, dbias: FloatPointer?,
                          dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                          weight: UnsafePointer<Float>, mean: UnsafePointer<Float>,
                          rstd: UnsafePointer<Float>, rows: Int, columns c: Int,
@@ -99,6 +100,7 @@ enum LayerNorm {
                 }
             }
         }
+        guard let dweight else { return }
         for chunk in 0..<chunks {
             let dw = partials + chunk * 2 * c
             for i in 0..<c { dweight[i] += dw[i] }
