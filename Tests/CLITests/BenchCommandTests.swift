@@ -37,7 +37,7 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("the step's 60 sgemm calls"), result.output)
         let bad = try runProduct("gpt-dist", ["bench"] + shape + ["--lora-rank", "2", "--lora-targets", "c_attn,lm_head"])
         XCTAssertNotEqual(bad.status, 0, bad.output)
-        XCTAssertEqual(bad.stderr, "Error: --lora-targets: 'lm_head' is not one of c_attn, attn.c_proj, c_fc, mlp.c_proj\n", bad.output)
+        XCTAssertEqual(bad.stderr, "gpt-dist bench: error: --lora-targets: 'lm_head' is not one of c_attn, attn.c_proj, c_fc, mlp.c_proj\n", bad.output)
     }
 
     func testOneThreadSaysTheReplayNeedsASplitBatch() throws {

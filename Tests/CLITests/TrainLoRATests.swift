@@ -104,38 +104,39 @@ final class TrainLoRATests: XCTestCase {
     }
 
     /// Exactly one error line, naming the key, and a non-zero exit.
-    func assertOneLine(_ result: ProcessResult, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+    func assertOneLine(_ result: ProcessResult, _ expected: String, command: String = "train",
+                       file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertNotEqual(result.status, 0, result.output, file: file, line: line)
         let lines = result.stderr.split(separator: "\n").filter { !$0.isEmpty }
         XCTAssertEqual(lines.count, 1, result.output, file: file, line: line)
-        XCTAssertEqual(lines.first.map(String.init), "Error: " + expected, result.output, file: file, line: line)
+        XCTAssertEqual(lines.first.map(String.init), "gpt-dist \(command): error: " + expected, result.output, file: file, line: line)
         XCTAssertFalse(result.stderr.contains("Fatal error"), result.output, file: file, line: line)
     }
 
     func testBadLoRASettingsAreOneLine() throws {
         let c = try config("bad")
-        assertOneLine(try train(c, ["lora_rank=-1"]), "--set lora_rank: lora_rank: -1 must be 0 (no LoRA) or a positive rank")
+        assertOneLine(try train(c, ["lora_rank=-1"]), "--set lora_rank: -1 must be 0 (no LoRA) or a positive rank")
         assertOneLine(try train(c, ["lora_rank=4", "lora_alpha=0"]),
-                      "--set lora_alpha: lora_alpha: 0.0 must be a positive number (the adapters' output is scaled by lora_alpha / lora_rank)")
-        assertOneLine(try train(c, ["lora_rank=4", "lora_dropout=1"]), "--set lora_dropout: lora_dropout: 1.0 must be in [0, 1)")
+                      "--set lora_alpha: 0.0 must be a positive number (the adapters' output is scaled by lora_alpha / lora_rank)")
+        assertOneLine(try train(c, ["lora_rank=4", "lora_dropout=1"]), "--set lora_dropout: 1.0 must be in [0, 1)")
         assertOneLine(try train(c, ["lora_rank=4", "lora_targets=c_attn,q_proj"]),
-                      "--set lora_targets: lora_targets: 'q_proj' is not one of c_attn, attn.c_proj, c_fc, mlp.c_proj")
-        assertOneLine(try train(c, ["lora_rank=4", "lora_targets=c_fc,c_fc"]), "--set lora_targets: lora_targets: 'c_fc' is named twice")
+                      "--set lora_targets: 'q_proj' is not one of c_attn, attn.c_proj, c_fc, mlp.c_proj")
+        assertOneLine(try train(c, ["lora_rank=4", "lora_targets=c_fc,c_fc"]), "--set lora_targets: 'c_fc' is named twice")
 
         // Resume trains what the checkpoint trained.
         let saved = try train(c, Self.lora + ["max_iters=2", "eval_interval=2"])
         XCTAssertEqual(saved.status, 0, saved.output)
         let checkpoint = path("bad/ckpt.h5")
         assertOneLine(try train(c, ["init_from=resume", "lora_rank=8"]),
-                      "--set lora_rank: lora_rank: 8 differs from the 4 of the adapters in \(checkpoint), which this run resumes")
+                      "--set lora_rank: 8 differs from the 4 of the adapters in \(checkpoint), which this run resumes")
         assertOneLine(try train(c, ["init_from=resume"]),
                       "\(c): lora_rank: 0, but \(checkpoint) trains LoRA adapters (lora_rank 4, lora_alpha 8.0, lora_targets c_attn,mlp.c_proj): resume with those, or fine-tune every weight of the merged model (init_from: \(checkpoint))")
         let plain = try config("plain")
         XCTAssertEqual(try train(plain, ["max_iters=2", "eval_interval=2"]).status, 0)
         assertOneLine(try train(plain, ["init_from=resume", "lora_rank=4"]),
-                      "--set lora_rank: lora_rank: 4, but \(path("plain/ckpt.h5")) trained every weight (it has no /lora adapters): resume with lora_rank 0, or fine-tune from it with adapters (init_from: \(path("plain/ckpt.h5")))")
+                      "--set lora_rank: 4, but \(path("plain/ckpt.h5")) trained every weight (it has no /lora adapters): resume with lora_rank 0, or fine-tune from it with adapters (init_from: \(path("plain/ckpt.h5")))")
         assertOneLine(try runProduct("gpt-dist", ["export", "--checkpoint", path("plain/ckpt.h5"), "--adapters-only", "--out", path("peft")]),
-                      "\(path("plain/ckpt.h5")): has no LoRA adapters (/lora): --adapters-only needs a checkpoint trained with lora_rank > 0")
+                      "\(path("plain/ckpt.h5")): has no LoRA adapters (/lora): --adapters-only needs a checkpoint trained with lora_rank > 0", command: "export")
     }
 
     /// Fine-tuning from a LoRA checkpoint starts from its merged weights; export merges, or
