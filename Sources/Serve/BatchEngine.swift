@@ -123,7 +123,7 @@ final class BatchEngine: @unchecked Sendable {
                     freeSlots.append(slot)
                 }
             }
-            var slots: [Int] = [], tokens: [Int32] = []
+            var slots: [Int] = [], tokens: [Int32] = [], ended: [CompletionJob] = []
             for slot in active.keys.sorted() {
                 let job = active[slot]!
                 if let token = job.advance() {
@@ -131,7 +131,15 @@ final class BatchEngine: @unchecked Sendable {
                     tokens.append(token)
                 } else {
                     release(slot)
+                    ended.append(job)
                 }
+            }
+            if !ended.isEmpty {
+                condition.lock()
+                activeCount = active.count
+                metrics.occupancy(waiting: waiting.count, active: activeCount)
+                condition.unlock()
+                for job in ended { job.sendEnd() }
             }
             if !slots.isEmpty {
                 if stepDelay > 0 { usleep(stepDelay) }

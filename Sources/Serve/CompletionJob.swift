@@ -73,7 +73,8 @@ final class CompletionJob {
     }
 
     /// Draws the next token from `pendingLogits`, sends the text it releases, and returns it, or
-    /// nil when the completion is over (its end event sent).
+    /// nil when the completion is over (its end event then waits for `sendEnd()`, so the engine
+    /// can free the slot first: a client that has its answer sees the slot free).
     func advance() -> Int32? {
         let token = sampler.next(pendingLogits)
         tokens.append(token)
@@ -91,8 +92,16 @@ final class CompletionJob {
         return token
     }
 
+    private var end: CompletionEvent?
+
     private func finish(_ reason: FinishReason) {
-        sink(.finished(reason: reason, usage: Usage(promptTokens: request.promptTokens.count, completionTokens: tokens.count)))
+        end = .finished(reason: reason, usage: Usage(promptTokens: request.promptTokens.count, completionTokens: tokens.count))
+    }
+
+    /// Sends the end event that `advance()` held back.
+    func sendEnd() {
+        if let end { sink(end) }
+        end = nil
     }
 
     /// Ends the job without a result (cancelled, or the engine failed with `problem`).

@@ -5,7 +5,7 @@ import FoundationNetworking
 
 /// A streamed completion read as it arrives (URLSession's data delegate): the answer's status
 /// and headers, then each server-sent event's data in order, each parsed on arrival.
-final class EventStream: NSObject, URLSessionDataDelegate {
+final class EventStream: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     private let lock = NSCondition()
     private var buffer = Data()
     private var events: [String] = []

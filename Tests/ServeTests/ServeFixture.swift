@@ -1,8 +1,8 @@
 import Foundation
 import TestSupport
 
-/// A tiny character-level checkpoint trained once per test process (a second or two in debug):
-/// 2 layers, 2 heads, 32 wide, context 64, over word salad of a few Shakespeare words.
+/// A tiny character-level checkpoint trained once per test process (two iterations: seconds in a
+/// debug build): 2 layers, 2 heads, 32 wide, context 64, over word salad of a few Shakespeare words.
 enum ServeFixture {
     /// The checkpoint's path, or why it could not be made.
     static let checkpoint: Result<String, Error> = Result { try makeCheckpoint() }
@@ -51,16 +51,16 @@ enum ServeFixture {
         block_size: \(blockSize)
         bias: true
         dropout: 0.0
-        batch_size: 4
+        batch_size: 2
         gradient_accumulation_steps: 1
-        max_iters: 30
+        max_iters: 2
         learning_rate: 1.0e-2
         min_lr: 1.0e-3
-        warmup_iters: 3
-        lr_decay_iters: 30
-        eval_interval: 30
-        eval_iters: 2
-        log_interval: 10
+        warmup_iters: 1
+        lr_decay_iters: 2
+        eval_interval: 2
+        eval_iters: 1
+        log_interval: 1
         always_save_checkpoint: true
         seed: 1337
         threads: 1
