@@ -86,6 +86,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GPT"]),
         // `gpt-dist serve` over real HTTP: the built binary on a free port, a tiny checkpoint.
-        .testTarget(name: "ServeTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "GPT", "TestSupport"]),
     ]
 )
