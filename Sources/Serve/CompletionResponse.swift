@@ -94,10 +94,10 @@ struct ModelList: Encodable {
     var data: [Model]
 }
 
-/// JSON text of a response value (keys in declaration order, slashes unescaped).
+/// JSON text of a response value (keys sorted, so every answer reads alike; slashes unescaped).
 func encodeJSON<T: Encodable>(_ value: T) -> [UInt8] {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.withoutEscapingSlashes]
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     // The values here are plain strings and numbers: encoding cannot fail.
     return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
 }
