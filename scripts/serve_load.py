@@ -83,7 +83,10 @@ def main():
         for r in range(args.requests):
             body = {"prompt": args.prompt, "max_tokens": args.max_tokens, "temperature": args.temperature,
                     "top_k": args.top_k, "seed": 1000 * index + r, "stream": True}
-            one_stream(args.host, args.port, body, mine)
+            try:
+                one_stream(args.host, args.port, body, mine)
+            except OSError as e:
+                mine.append({"error": f"{type(e).__name__}: {e}"})
         with lock:
             results.extend(mine)
 
