@@ -28,7 +28,7 @@ enum JSONValue: Decodable, Equatable {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
-            throw RequestError.body("not valid JSON")
+            throw RequestError.body("not valid JSON (or nested deeper than the parser allows)")
         }
     }
 
