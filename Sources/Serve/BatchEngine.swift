@@ -2,8 +2,8 @@ import Foundation
 import GPT
 
 /// Continuous batching on one thread: completions wait in a queue for one of `maxBatch` slots of
-/// a `BatchDecoder`; between decode steps the engine admits waiting ones (each prompt prefilled
-/// in one pass), drops cancelled ones, draws every active sequence's next token, and runs one
+/// a `BatchDecoder`; between decode steps the engine admits waiting ones (the prompts admitted
+/// together prefilled in one pass), drops cancelled ones, draws every active sequence's next token, and runs one
 /// step for all that go on. Each sequence samples from its own seeded stream, so its text does
 /// not depend on what shares its steps.
 final class BatchEngine: @unchecked Sendable {
@@ -111,16 +111,28 @@ final class BatchEngine: @unchecked Sendable {
                 job.abort(nil)
                 release(slot)
             }
+            // The prompts that arrived together are prefilled together, one pass for all.
+            var joining: [(slot: Int, job: CompletionJob)] = []
             for job in admitted {
                 if job.isCancelled { metrics.cancellation(tokens: 0); job.abort(nil); continue }
                 let slot = freeSlots.removeLast()
+                decoder.reset(slot: slot)
+                joining.append((slot, job))
+            }
+            if !joining.isEmpty {
                 do {
-                    decoder.reset(slot: slot)
-                    job.pendingLogits = try decoder.append(job.request.promptTokens, toSlot: slot)
-                    active[slot] = job
+                    let logits = try decoder.prefill(joining.map { ($0.slot, $0.job.request.promptTokens) })
+                    let v = logits.count / joining.count
+                    for (row, (slot, job)) in joining.enumerated() {
+                        job.pendingLogits = Array(logits[(row * v)..<((row + 1) * v)])
+                        active[slot] = job
+                    }
                 } catch {
-                    job.abort("prefill failed: \(error)")
-                    freeSlots.append(slot)
+                    for (slot, job) in joining {
+                        job.abort("prefill failed: \(error)")
+                        decoder.reset(slot: slot)
+                        freeSlots.append(slot)
+                    }
                 }
             }
             var slots: [Int] = [], tokens: [Int32] = [], ended: [CompletionJob] = []

@@ -70,6 +70,27 @@ final class ModelBatchDecoderTests: XCTestCase {
         }
     }
 
+    func testPromptsPrefilledTogetherMatchEachPrefilledAlone() throws {
+        for model in try models() {
+            let v = model.config.vocabSize, block = model.config.blockSize
+            // The middle prompt fills the context: the three cannot share one pass (block rows).
+            let prompts = [randomTokens(1, vocab: v, seed: 60), randomTokens(block, vocab: v, seed: 61),
+                           randomTokens(5, vocab: v, seed: 62)]
+            let next = randomTokens(3, vocab: v, seed: 63)
+            let decoder = BatchDecoder(model: model, slots: 3)
+            let together = try decoder.prefill([(2, prompts[0]), (0, prompts[1]), (1, prompts[2])])
+            let stepped = try decoder.step(slots: [2, 0, 1], tokens: next)
+            for (row, prompt) in prompts.enumerated() {
+                let generator = Generator(model: model)
+                XCTAssertEqual(Array(together[(row * v)..<((row + 1) * v)]), try generator.append(prompt),
+                               "model C=\(model.config.nEmbd) prompt \(row): prefilled together differs from alone")
+                XCTAssertEqual(Array(stepped[(row * v)..<((row + 1) * v)]), try generator.append([next[row]]),
+                               "model C=\(model.config.nEmbd) prompt \(row): the step after differs")
+            }
+            XCTAssertThrowsError(try decoder.prefill([(0, [1])])) { XCTAssertTrue("\($0)".contains("already holds"), "\($0)") }
+        }
+    }
+
     func testBatchedStepEqualsTheFullForwardPass() throws {
         let model = try models()[1]
         let v = model.config.vocabSize

@@ -26,6 +26,8 @@ public final class BatchDecoder {
     private let logitsBuffer: FloatPointer
     private let storage: UnsafeMutableBufferPointer<Float>
     private let splitter: WorkSplitter
+    /// Positions one pass can hold (the scratch buffers' rows).
+    private let rowCapacity: Int
 
     /// One run of consecutive new positions of one slot: `count` tokens from `start`.
     private struct Group { var slot: Int, start: Int, count: Int }
@@ -52,6 +54,7 @@ public final class BatchDecoder {
         storage = arena.storage
         contexts = Array(repeating: [], count: slots)
         splitter = WorkSplitter(threads: model.threads)
+        rowCapacity = rows
     }
 
     deinit { storage.deallocate() }
@@ -86,6 +89,42 @@ public final class BatchDecoder {
         run([group], logitsOfEveryRow: allPositions)
         let rows = allPositions ? tokens.count : 1
         return Array(UnsafeBufferPointer(start: logitsBuffer, count: rows * v))
+    }
+
+    /// Prefills several empty slots at once: `prompts[i].tokens` (at most `block_size` of them)
+    /// into `prompts[i].slot`, in as few passes as the scratch rows allow, every prompt's rows side
+    /// by side in each Linear product. Returns the logits after each prompt's last token, row `i`
+    /// for `prompts[i]` ([n, V]): the same as `append` to each slot alone.
+    public func prefill(_ prompts: [(slot: Int, tokens: [Int32])]) throws -> [Float] {
+        let v = model.config.vocabSize, blockSize = model.config.blockSize
+        guard Set(prompts.map(\.slot)).count == prompts.count else {
+            throw ModelError("batch decoder: the slots of a prefill must be distinct, got \(prompts.map(\.slot))")
+        }
+        for (slot, tokens) in prompts {
+            try checkSlot(slot)
+            guard contexts[slot].isEmpty else { throw ModelError("batch decoder: slot \(slot) already holds a sequence") }
+            guard !tokens.isEmpty, tokens.count <= blockSize else {
+                throw ModelError("batch decoder: a prompt of \(tokens.count) tokens does not fit 1...\(blockSize)")
+            }
+            for (i, token) in tokens.enumerated() { try checkToken(token, at: i) }
+        }
+        var result = [Float](repeating: 0, count: prompts.count * v)
+        var pass: [Group] = [], passRows: [Int] = [], rows = 0
+        func flush() {
+            guard !pass.isEmpty else { return }
+            run(pass, logitsOfEveryRow: false)
+            for (row, i) in passRows.enumerated() { copyLogits(row: row, into: &result, at: i) }
+            pass.removeAll(); passRows.removeAll(); rows = 0
+        }
+        for (i, (slot, tokens)) in prompts.enumerated() {
+            if rows + tokens.count > rowCapacity { flush() }
+            contexts[slot] = tokens
+            pass.append(Group(slot: slot, start: 0, count: tokens.count))
+            passRows.append(i)
+            rows += tokens.count
+        }
+        flush()
+        return result
     }
 
     /// One decoding step: appends `tokens[i]` to `slots[i]` (distinct slots that hold a
