@@ -36,6 +36,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The HTTP server of `gpt-dist serve` (NIOHTTP1's parser and encoder) and its /metrics.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.65.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C libraries, reached only through these shim modules.
@@ -57,8 +60,16 @@ let package = Package(
             "CBLAS", "HDF5", "Parallel", "SafeTensors",
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: kernelSettings + mathSettings),
+        // `gpt-dist serve`: the HTTP completion server over GPT's batched decoder; GPT knows nothing of it.
+        .target(name: "Serve", dependencies: [
+            "GPT",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "gpt-dist", dependencies: [
-            "GPT", "Parallel", "HDF5", "CBLAS",
+            "GPT", "Serve", "Parallel", "HDF5", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: checkSettings),
 
@@ -74,5 +85,7 @@ let package = Package(
         .testTarget(name: "GPTTests", dependencies: ["GPT", "HDF5", "Parallel", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "GPT"]),
+        // `gpt-dist serve` over real HTTP: the built binary on a free port, a tiny checkpoint.
+        .testTarget(name: "ServeTests", dependencies: ["Serve", "GPT", "TestSupport"]),
     ]
 )

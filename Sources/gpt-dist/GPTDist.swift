@@ -17,6 +17,7 @@ struct GPTDist: ParsableCommand {
             Train.self,
             Eval.self,
             Sample.self,
+            ServeCommand.self,
             Plot.self,
             Import.self,
             Export.self,
