@@ -14,15 +14,10 @@ public enum HuggingFaceExport {
                                    HuggingFaceTokenizerFiles.tokenizerConfigName, HuggingFaceTokenizerFiles.specialTokensMapName,
                                    HuggingFaceTokenizerFiles.characterVocabularyName]
 
-    /// Writes `contents` into `directory` (created if missing); each file goes to a temporary
-    /// name and is renamed when complete. Files already there are replaced only when `overwrite`.
-    /// Returns what the user should know (zero biases added, a tokenizer that is not Hugging Face's, ...).
-    /// A checkpoint with LoRA adapters is exported with them merged into the weights.
-    @discardableResult
-    public static func write(_ checkpoint: CheckpointContents, to directory: String, overwrite: Bool = false) throws -> [String] {
+    /// Makes `directory` (or checks that it is one) and refuses to replace any of `names` in it
+    /// unless `overwrite`; returns the path of a file name inside it.
+    static func outputFolder(_ directory: String, replacing names: [String], overwrite: Bool) throws -> (String) -> String {
         let fm = FileManager.default
-        // LoRA adapters go into the weights they adapt: W + scale·B·A.
-        let contents = checkpoint.merged
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw HuggingFaceError(path: directory, "exists and is not a directory") }
@@ -31,10 +26,22 @@ public enum HuggingFaceExport {
                 throw HuggingFaceError(path: directory, "cannot create the directory: \(error.localizedDescription)")
             }
         }
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        if !overwrite, let existing = fileNames.first(where: { fm.fileExists(atPath: path($0)) }) {
+        let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
+        if !overwrite, let existing = names.first(where: { fm.fileExists(atPath: path($0)) }) {
             throw HuggingFaceError(path: path(existing), "already exists (use --force to replace it)")
         }
+        return path
+    }
+
+    /// Writes `contents` into `directory` (created if missing); each file goes to a temporary
+    /// name and is renamed when complete. Files already there are replaced only when `overwrite`.
+    /// Returns what the user should know (zero biases added, a tokenizer that is not Hugging Face's, ...).
+    /// A checkpoint with LoRA adapters is exported with them merged into the weights.
+    @discardableResult
+    public static func write(_ checkpoint: CheckpointContents, to directory: String, overwrite: Bool = false) throws -> [String] {
+        // LoRA adapters go into the weights they adapt: W + scale·B·A.
+        let contents = checkpoint.merged
+        let path = try outputFolder(directory, replacing: fileNames, overwrite: overwrite)
         func save(_ data: Data, _ name: String) throws {
             do { try data.write(to: URL(fileURLWithPath: path(name)), options: .atomic) } catch {
                 throw HuggingFaceError(path: path(name), "cannot write: \(error.localizedDescription)")

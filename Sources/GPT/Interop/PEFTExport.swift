@@ -22,19 +22,7 @@ public enum PEFTExport {
         guard let lora = contents.lora else {
             throw HuggingFaceError(path: checkpointPath, "has no LoRA adapters (/lora): --adapters-only needs a checkpoint trained with lora_rank > 0")
         }
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        if fm.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw HuggingFaceError(path: directory, "exists and is not a directory") }
-        } else {
-            do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw HuggingFaceError(path: directory, "cannot create the directory: \(error.localizedDescription)")
-            }
-        }
-        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
-        if !overwrite, let existing = [weightsName, configName].first(where: { fm.fileExists(atPath: path($0)) }) {
-            throw HuggingFaceError(path: path(existing), "already exists (use --force to replace it)")
-        }
+        let path = try HuggingFaceExport.outputFolder(directory, replacing: [weightsName, configName], overwrite: overwrite)
         var notes: [String] = []
         let layout = LoRALayout(config: contents.modelConfig, lora: lora.config)
         let writer = try SafeTensorsWriter(path: path(weightsName),
