@@ -14,24 +14,7 @@ enum ServeFixture {
     static func corpus(characters: Int = 30_000) -> String {
         let words = ["the", "king", "queen", "of", "and", "to", "my", "lord", "good", "night", "sweet", "prince",
                      "what", "is", "this", "that", "thou", "art", "thy", "love", "death", "be", "not", "so", "fair"]
-        var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        func next() -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Int(state >> 33)
-        }
-        var text = "", line = 0
-        while text.count < characters {
-            let word = words[next() % words.count]
-            text += line == 0 ? word.capitalized : word
-            line += 1
-            if line > 6 + next() % 5 {
-                text += [".\n", ",\n", "!\n", "?\n"][next() % 4]
-                line = 0
-            } else {
-                text += " "
-            }
-        }
-        return text
+        return wordSalad(words: words, characters: characters)
     }
 
     private static func makeCheckpoint() throws -> String {
