@@ -1,13 +1,14 @@
 import Foundation
 
-/// Ctrl-C (SIGINT) and SIGTERM (what mpirun and Slurm send to stop a job) during training: the
-/// first one asks the trainer to finish its step, save a checkpoint and stop; a second one ends
-/// the process at once, abandoning a save in progress (its temporary file is removed; the
-/// previous checkpoint was never touched). "Second" means the same signal again: a SIGTERM
-/// after a SIGINT (or the reverse) is the same request, as when a terminal's Ctrl-C reaches a
-/// launcher and ranks that share its process group and the launcher then sends them SIGTERM
-/// (Open MPI's mpirun gives its ranks groups of their own: they see only its SIGTERM). A run
-/// stopped either way exits with `exitStatus`.
+/// Ctrl-C (SIGINT), SIGTERM (what mpirun and Slurm send to stop a job) and SIGUSR1 (what the
+/// launchers forward through mpirun, which passes no SIGINT or SIGTERM on; also Slurm's
+/// `--signal=USR1@SECONDS` before the time limit) during training: the first one asks the
+/// trainer to finish its step, save a checkpoint and stop; a second one ends the process at
+/// once, abandoning a save in progress (its temporary file is removed; the previous checkpoint
+/// was never touched). "Second" means the same signal again: another kind after the first is
+/// the same request, as when a terminal's Ctrl-C reaches a launcher and ranks that share its
+/// process group and the launcher then sends them SIGTERM, or when mpirun ends a job whose
+/// ranks already save. A run stopped either way exits with `exitStatus`.
 ///
 /// The announcing rank prints one line for each signal, naming itself, its host and the
 /// iteration (when a rank dies, mpirun's SIGTERM to the others makes this the line that says
@@ -26,11 +27,21 @@ public enum StopRequest {
     /// Asks for a stop as a signal would (tests).
     public static func request() { stopFlag.pointee = 1 }
 
-    /// Installs the handlers for SIGINT and SIGTERM. `speaker` begins the lines printed when a
-    /// signal arrives (e.g. `gpt-dist train: rank 0 on node1`); nil prints nothing.
+    /// Installs the handlers for SIGINT, SIGTERM and SIGUSR1. `speaker` begins the lines printed
+    /// when a signal arrives (e.g. `gpt-dist train: rank 0 on node1`); nil prints nothing.
     public static func install(speaker: String?) {
         // Initialise the globals here, outside the handler.
-        _ = (stopFlag, currentIteration, saving, hasSavePath, firstSignalNumber, savePath, digits)
+        _ = (stopFlag, currentIteration, saving, hasSavePath, firstSignalNumber, savePath, digits, wakeRead, wakeWrite)
+        if wakeRead < 0 {
+            var ends: [Int32] = [-1, -1]
+            if pipe(&ends) == 0 {
+                for end in ends {
+                    _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+                    _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+                }
+                (wakeRead, wakeWrite) = (ends[0], ends[1])
+            }
+        }
         if let speaker {
             let bytes = Array((speaker + ": ").utf8)
             let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes.count)
@@ -42,6 +53,36 @@ public enum StopRequest {
         }
         signal(SIGINT, handleStopSignal)
         signal(SIGTERM, handleStopSignal)
+        signal(SIGUSR1, handleStopSignal)
+    }
+
+    /// Waits up to `seconds` for a stop signal (the handler wakes it at once); true when one
+    /// arrived since the last call. Without `install`, it only sleeps.
+    public static func waitForSignal(seconds: Double) -> Bool {
+        guard wakeRead >= 0 else {
+            Thread.sleep(forTimeInterval: seconds)
+            return false
+        }
+        var descriptor = pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, Int32(max(0, seconds) * 1000)) > 0 else { return false }
+        var scratch = [UInt8](repeating: 0, count: 16)
+        var woke = false
+        while read(wakeRead, &scratch, scratch.count) > 0 { woke = true }
+        return woke
+    }
+
+    /// The signal that made the request, e.g. "SIGTERM" (nil before one arrived).
+    public static var signalName: String? {
+        isRequested ? name(of: firstSignalNumber.pointee) : nil
+    }
+
+    fileprivate static func name(of signal: sig_atomic_t) -> String {
+        switch signal {
+        case SIGINT: return "SIGINT"
+        case SIGTERM: return "SIGTERM"
+        case SIGUSR1: return "SIGUSR1"
+        default: return "signal \(signal)"
+        }
     }
 
     /// The iteration the run is at, for the signal's line.
@@ -96,6 +137,11 @@ private func flag() -> UnsafeMutablePointer<sig_atomic_t> {
     return p
 }
 
+/// The pipe the handler writes a byte to, so a thread waiting in `waitForSignal` wakes at once
+/// (-1: none).
+private var wakeRead: Int32 = -1
+private var wakeWrite: Int32 = -1
+
 /// What begins the handler's lines (nil: it prints nothing); written before the handlers are
 /// installed.
 private var speakerText: UnsafePointer<UInt8>?
@@ -124,9 +170,17 @@ private func handleStopSignal(_ signal: Int32) {
     }
     stopFlag.pointee = 1
     firstSignalNumber.pointee = sig_atomic_t(signal)
+    if wakeWrite >= 0 {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
     guard announce, let speakerText else { return }
     _ = write(STDERR_FILENO, speakerText, speakerLength)
-    put(signal == SIGINT ? "stop requested (SIGINT) at iteration " : "stop requested (SIGTERM) at iteration ")
+    switch signal {
+    case SIGINT: put("stop requested (SIGINT) at iteration ")
+    case SIGTERM: put("stop requested (SIGTERM) at iteration ")
+    default: put("stop requested (SIGUSR1) at iteration ")
+    }
     var value = Int(currentIteration.pointee), count = 0
     repeat {
         digits[23 - count] = UInt8(48 + value % 10)
