@@ -31,7 +31,7 @@ public enum StopRequest {
     /// when a signal arrives (e.g. `gpt-dist train: rank 0 on node1`); nil prints nothing.
     public static func install(speaker: String?) {
         // Initialise the globals here, outside the handler.
-        _ = (stopFlag, currentIteration, saving, hasSavePath, firstSignalNumber, savePath, digits, wakeRead, wakeWrite)
+        _ = (stopFlag, currentIteration, saving, hasSavePath, firstSignalNumber, savePath, digits, wakeRead, wakeWrite, line, lineLength)
         if wakeRead < 0 {
             var ends: [Int32] = [-1, -1]
             if pipe(&ends) == 0 {
@@ -151,20 +151,42 @@ private let firstSignal: StaticString = ": finishing this step, then saving a ch
 private let secondDuringSave: StaticString = "second stop signal: abandoning the save in progress (its temporary file removed; the previous checkpoint stays as it was)\n"
 private let secondOtherwise: StaticString = "second stop signal: stopping at once, without saving (the last checkpoint saved stays as it was)\n"
 
-private func put(_ text: StaticString) {
-    _ = write(STDERR_FILENO, text.utf8Start, text.utf8CodeUnitCount)
+/// The handler's line, composed here and written with one write(2), so the lines of ranks that
+/// share mpirun's output never interleave.
+private let lineCapacity = 8192
+private let line = UnsafeMutablePointer<UInt8>.allocate(capacity: lineCapacity)
+private var lineLength = 0
+
+private func append(_ bytes: UnsafePointer<UInt8>, _ count: Int) {
+    let n = min(count, lineCapacity - lineLength)
+    for i in 0..<n { line[lineLength + i] = bytes[i] }
+    lineLength += n
+}
+
+private func append(_ text: StaticString) {
+    append(text.utf8Start, text.utf8CodeUnitCount)
+}
+
+/// Writes the line composed so far (it ends with its newline) and starts a new one.
+private func flushLine() {
+    _ = write(STDERR_FILENO, line, lineLength)
+    lineLength = 0
 }
 
 /// Only async-signal-safe calls here: write(2), unlink(2), _exit(2).
 private func handleStopSignal(_ signal: Int32) {
     let announce = speakerText != nil
+    lineLength = 0
     if stopFlag.pointee != 0 {
         // The other kind than the first (a launcher's SIGTERM after the terminal's SIGINT
         // reached the whole foreground group) is the same request again.
         if signal != firstSignalNumber.pointee { return }
-        if announce, let speakerText { _ = write(STDERR_FILENO, speakerText, speakerLength) }
         let inSave = saving.pointee != 0
-        if announce { put(inSave ? secondDuringSave : secondOtherwise) }
+        if announce, let speakerText {
+            append(speakerText, speakerLength)
+            append(inSave ? secondDuringSave : secondOtherwise)
+            flushLine()
+        }
         if inSave && hasSavePath.pointee != 0 { unlink(savePath) }
         _exit(StopRequest.exitStatus)
     }
@@ -175,11 +197,11 @@ private func handleStopSignal(_ signal: Int32) {
         _ = write(wakeWrite, &byte, 1)
     }
     guard announce, let speakerText else { return }
-    _ = write(STDERR_FILENO, speakerText, speakerLength)
+    append(speakerText, speakerLength)
     switch signal {
-    case SIGINT: put("stop requested (SIGINT) at iteration ")
-    case SIGTERM: put("stop requested (SIGTERM) at iteration ")
-    default: put("stop requested (SIGUSR1) at iteration ")
+    case SIGINT: append("stop requested (SIGINT) at iteration ")
+    case SIGTERM: append("stop requested (SIGTERM) at iteration ")
+    default: append("stop requested (SIGUSR1) at iteration ")
     }
     var value = Int(currentIteration.pointee), count = 0
     repeat {
@@ -187,6 +209,7 @@ private func handleStopSignal(_ signal: Int32) {
         value /= 10
         count += 1
     } while value > 0 && count < 24
-    _ = write(STDERR_FILENO, digits + (24 - count), count)
-    put(firstSignal)
+    append(digits + (24 - count), count)
+    append(firstSignal)
+    flushLine()
 }
