@@ -53,6 +53,24 @@ final class MPIPeerChannel: PeerChannel, @unchecked Sendable {
     /// The round of the last `askPeers`; answers of earlier rounds are dropped.
     private var round: UInt32 = 0
     private var closed = false
+    /// Set by `close`; read by the threads of `sendDetached`.
+    private let closing = Flag()
+
+    /// A boolean several threads read.
+    private final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        var isSet: Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return value
+        }
+        func set() {
+            lock.lock()
+            value = true
+            lock.unlock()
+        }
+    }
 
     /// Duplicates `world` and gathers every rank's host name: collective, every rank calls it
     /// (under `callLock`, from the thread that calls the collectives).
@@ -88,8 +106,8 @@ final class MPIPeerChannel: PeerChannel, @unchecked Sendable {
         }
     }
 
-    /// Sends `count` bytes of `bytes` to `peer` without waiting; the buffer lives until the
-    /// send is known complete.
+    /// Sends `bytes` to `peer` without waiting; the buffer lives until the send is known
+    /// complete.
     private func send(_ bytes: UnsafeRawBufferPointer, to peer: Int, tag: Int32) {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 8)
         if let base = bytes.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) }
@@ -99,6 +117,38 @@ final class MPIPeerChannel: PeerChannel, @unchecked Sendable {
             return
         }
         sends.append((request, buffer))
+    }
+
+    /// Sends `bytes` to `peer` from a thread of its own, which tests the send until it completes
+    /// or the channel closes. Over TCP, `MPI_Isend` to a rank that died can block inside Open
+    /// MPI's reconnection for longer than mpirun's second before its SIGKILL (observed across two
+    /// emulated hosts): a query to each peer from its own thread keeps the asker's wait bounded.
+    private func sendDetached(_ bytes: [UInt8], to peer: Int, tag: Int32) {
+        let comm = self.comm, closing = self.closing
+        let thread = Thread {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 8)
+            bytes.withUnsafeBytes { if let base = $0.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) } }
+            var request: MPI_Request? = cmpi_request_null()
+            guard MPI_Isend(buffer, Int32(bytes.count), cmpi_byte(), Int32(peer), tag, comm, &request) == cmpi_success() else {
+                buffer.deallocate()
+                return
+            }
+            while true {
+                var flag: Int32 = 0
+                if MPI_Test(&request, &flag, cmpi_status_ignore()) != cmpi_success() || flag != 0 {
+                    buffer.deallocate()
+                    return
+                }
+                if closing.isSet {
+                    // MPI frees the request when the send completes; its few bytes are left to it.
+                    MPI_Request_free(&request)
+                    return
+                }
+                usleep(2000)
+            }
+        }
+        thread.name = "gpt-dist peer query"
+        thread.start()
     }
 
     /// Frees the buffers of the sends that completed.
@@ -150,7 +200,7 @@ final class MPIPeerChannel: PeerChannel, @unchecked Sendable {
         }
         for peer in 0..<size where peer != rank {
             postAnswerReceive(from: peer)
-            withUnsafeBytes(of: current) { send($0, to: peer, tag: Self.queryTag) }
+            sendDetached(withUnsafeBytes(of: current) { Array($0) }, to: peer, tag: Self.queryTag)
         }
         let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, timeout) * 1e9)
         while true {
@@ -192,6 +242,7 @@ final class MPIPeerChannel: PeerChannel, @unchecked Sendable {
     func close() {
         guard !closed else { return }
         closed = true
+        closing.set()
         if queryRequest != cmpi_request_null() {
             MPI_Cancel(&queryRequest)
             MPI_Wait(&queryRequest, cmpi_status_ignore())
