@@ -13,7 +13,7 @@
 # last status.
 #
 # Stop signals: mpirun answers a SIGINT or SIGTERM of its own by ending the ranks (SIGTERM, and
-# SIGKILL one second later: too soon for a big model's save), answers a second Ctrl-C itself,
+# SIGKILL a second later: too soon for a big model's save), answers a second Ctrl-C itself,
 # and passes neither on (Open MPI 4.1 forwards SIGUSR1, SIGUSR2, SIGTSTP, SIGCONT, SIGABRT,
 # SIGALRM and a few more, never SIGINT, SIGTERM or SIGHUP: its ess_base_forward_signals). So the
 # launcher starts mpirun in a session of its own (a terminal's Ctrl-C reaches only the launcher)

@@ -11,9 +11,10 @@ struct Train: ParsableCommand {
         discussion: """
         Settings are nanoGPT's train.py keys (see configs/). gradient_accumulation_steps counts
         micro-steps over all ranks, as in nanoGPT, and must be a multiple of the rank count.
-        Ctrl-C (or SIGTERM) finishes the current step, saves out_dir/ckpt.h5 and exits with
-        status 1 (as mpirun does once signalled); a second one stops at once, abandoning a save
-        in progress. Continue with --set init_from=resume.
+        Ctrl-C (or SIGTERM, or SIGUSR1: what the launch/ scripts pass on through mpirun)
+        finishes the current step, saves out_dir/ckpt.h5 and exits with status 1 (as mpirun
+        does once signalled); a second one stops at once, abandoning a save in progress.
+        Continue with --set init_from=resume.
         """)
 
     @Option(help: "The YAML config (see configs/).")

@@ -31,7 +31,7 @@ public enum StopRequest {
     /// when a signal arrives (e.g. `gpt-dist train: rank 0 on node1`); nil prints nothing.
     public static func install(speaker: String?) {
         // Initialise the globals here, outside the handler.
-        _ = (stopFlag, currentIteration, saving, hasSavePath, firstSignalNumber, savePath, digits, wakeRead, wakeWrite, line, lineLength)
+        _ = (stopFlag, currentIteration, saving, hasSavePath, firstSignalNumber, continuedCount, savePath, digits, wakeRead, wakeWrite, line, lineLength)
         if wakeRead < 0 {
             var ends: [Int32] = [-1, -1]
             if pipe(&ends) == 0 {
@@ -54,7 +54,13 @@ public enum StopRequest {
         signal(SIGINT, handleStopSignal)
         signal(SIGTERM, handleStopSignal)
         signal(SIGUSR1, handleStopSignal)
+        signal(SIGCONT, { _ in continuedCount.pointee &+= 1 })
     }
+
+    /// How many SIGCONTs this process got since `install`: mpirun (and Slurm) continue every
+    /// rank first when they end a job (Open MPI 4.1: SIGCONT, a second, SIGTERM, a second,
+    /// SIGKILL), so a change means the job is being ended.
+    public static var continuations: Int { Int(continuedCount.pointee) }
 
     /// Waits up to `seconds` for a stop signal (the handler wakes it at once); true when one
     /// arrived since the last call. Without `install`, it only sleeps.
@@ -126,6 +132,8 @@ private let saving = flag()
 private let hasSavePath = flag()
 /// The signal that made the request.
 private let firstSignalNumber = flag()
+/// SIGCONTs received (the handler counts them).
+private let continuedCount = flag()
 private let pathCapacity = 4096
 private let savePath = UnsafeMutablePointer<CChar>.allocate(capacity: pathCapacity)
 /// Scratch for the iteration's digits (written by the handler only).

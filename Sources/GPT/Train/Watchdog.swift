@@ -140,7 +140,14 @@ final class Watchdog {
                 reportSilentPeers(channel, state: state, status: status)
             }
             if timeout > 0 && waited > timeout {
+                let signalledBefore = StopRequest.isRequested, continuedBefore = StopRequest.continuations
                 let answers = channel?.askPeers(timeout: min(5, max(2, timeout)), answering: status)
+                // mpirun's SIGCONT or SIGTERM while it asked: the job is being ended (another
+                // rank's watchdog aborted it first and spoke; mpirun continued a stopped rank,
+                // whose answers would now mislead).
+                if StopRequest.continuations != continuedBefore || (!signalledBefore && StopRequest.signalName == "SIGTERM") {
+                    abort()
+                }
                 let inside = state.collective.map { ", waiting in \($0)" } ?? ""
                 let line = "\(prefix)rank \(rank): no progress for \(Int(waited)) s in \(state.activity) of iteration \(state.iteration)\(inside)\(peers(answers, state: state)); aborting the job (collective_timeout_s \(formatted(timeout)))\n"
                 FileHandle.standardError.write(Data(line.utf8))
