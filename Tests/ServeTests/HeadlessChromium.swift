@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,18 +39,17 @@ final class HeadlessChromium {
 
     /// Starts `executable` headless on about:blank and checks the protocol answers (Browser.getVersion).
     init(executable: String) throws {
-        profile = try FileManager.default.url(for: .itemReplacementDirectory, in: .userDomainMask,
-                                              appropriateFor: FileManager.default.temporaryDirectory, create: true)
-            .appendingPathComponent("chromium-profile")
+        profile = try makeTemporaryDirectory("gpt-dist-chromium").appendingPathComponent("profile")
         try FileManager.default.createDirectory(at: profile, withIntermediateDirectories: true)
         var toBrowser: [Int32] = [0, 0], fromBrowser: [Int32] = [0, 0]
-        guard pipe2(&toBrowser, O_CLOEXEC) == 0, pipe2(&fromBrowser, O_CLOEXEC) == 0 else {
-            throw ProtocolError("pipe2: \(String(cString: strerror(errno)))")
+        guard pipe(&toBrowser) == 0, pipe(&fromBrowser) == 0 else {
+            throw ProtocolError("pipe: \(String(cString: strerror(errno)))")
         }
+        for fd in toBrowser + fromBrowser { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         // Copies at fds >= 10 (close-on-exec), so that dup2 onto 3 and 4 in the child never has
         // source == target (which would keep close-on-exec set).
         let childIn = fcntl(toBrowser[0], F_DUPFD_CLOEXEC, 10), childOut = fcntl(fromBrowser[1], F_DUPFD_CLOEXEC, 10)
-        close(toBrowser[0]); close(fromBrowser[1])
+        Glibc.close(toBrowser[0]); Glibc.close(fromBrowser[1])
         commands = toBrowser[1]
         answers = fromBrowser[0]
 
@@ -83,9 +83,9 @@ final class HeadlessChromium {
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        close(childIn); close(childOut)
+        Glibc.close(childIn); Glibc.close(childOut)
         guard status == 0 else {
-            close(commands); close(answers)
+            Glibc.close(commands); Glibc.close(answers)
             throw ProtocolError("posix_spawn \(executable): \(String(cString: strerror(status)))")
         }
         _ = try send("Browser.getVersion", timeout: 30)

@@ -98,6 +98,7 @@ final class ServeBrowserTests: XCTestCase {
             XCTAssertTrue(later.hasPrefix(earlier) && later.count > earlier.count,
                           "the text only grows: \(earlier.debugDescription) then \(later.debugDescription)")
         }
+        print("browser check: \(observed.count) observations: \(observed.map(\.count)); status \(status)")
         let echo = try browser.evaluate("document.getElementById('prompt-echo').textContent", session: session) as? String
         XCTAssertEqual(echo, prompt)
     }
