@@ -210,7 +210,7 @@ public final class BatchDecoder {
             let w = layout.blocks[l]
             LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + w.ln1Weight,
                               bias: bias(w.ln1Bias), rows: n, columns: c, splitter: splitter)
-            linearForward(out: qkv, inp: norm, weight: p + w.attnWeight, bias: bias(w.attnBias), rows: n,
+            rowProduct(out: qkv, inp: norm, weight: p + w.attnWeight, bias: bias(w.attnBias), rows: n,
                           inFeatures: c, outFeatures: 3 * c, splitter: splitter)
             for (g, first) in zip(groups, firstRows) {
                 let total = g.start + g.count
@@ -229,15 +229,15 @@ public final class BatchDecoder {
                 }
             }
             if let b = bias(w.attnProjBias) { copyAddingBias(out: x, x, bias: b, rows: n, columns: c, splitter: splitter) }
-            linearForward(out: x, inp: attnOut, weight: p + w.attnProjWeight, bias: nil, rows: n, inFeatures: c,
+            rowProduct(out: x, inp: attnOut, weight: p + w.attnProjWeight, bias: nil, rows: n, inFeatures: c,
                           outFeatures: c, accumulate: true, splitter: splitter)
             LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + w.ln2Weight,
                               bias: bias(w.ln2Bias), rows: n, columns: c, splitter: splitter)
-            linearForward(out: fc, inp: norm, weight: p + w.fcWeight, bias: bias(w.fcBias), rows: n,
+            rowProduct(out: fc, inp: norm, weight: p + w.fcWeight, bias: bias(w.fcBias), rows: n,
                           inFeatures: c, outFeatures: 4 * c, splitter: splitter)
             GELU.forward(out: fc, inp: fc, count: n * 4 * c, splitter: splitter)
             if let b = bias(w.mlpProjBias) { copyAddingBias(out: x, x, bias: b, rows: n, columns: c, splitter: splitter) }
-            linearForward(out: x, inp: fc, weight: p + w.mlpProjWeight, bias: nil, rows: n, inFeatures: 4 * c,
+            rowProduct(out: x, inp: fc, weight: p + w.mlpProjWeight, bias: nil, rows: n, inFeatures: 4 * c,
                           outFeatures: c, accumulate: true, splitter: splitter)
         }
         // Only the rows whose logits are wanted go through ln_f and the head, gathered in order.
@@ -250,7 +250,7 @@ public final class BatchDecoder {
         }
         LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + layout.finalNormWeight,
                           bias: bias(layout.finalNormBias), rows: rows, columns: c, splitter: splitter)
-        linearForward(out: logitsBuffer, inp: norm, weight: wte, bias: nil, rows: rows, inFeatures: c,
+        rowProduct(out: logitsBuffer, inp: norm, weight: wte, bias: nil, rows: rows, inFeatures: c,
                       outFeatures: v, splitter: splitter)
     }
 }
