@@ -206,6 +206,7 @@ public final class BatchDecoder {
             n += g.count
         }
         let scale = 1 / Float(hs).squareRoot()
+        let single = WorkSplitter(threads: 1)   // one head of one sequence is too little to share
         for l in 0..<cfg.nLayer {
             let w = layout.blocks[l]
             LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + w.ln1Weight,
@@ -221,11 +222,16 @@ public final class BatchDecoder {
                         (kc + (g.start + i) * hs).update(from: q + i * 3 * c + c + h * hs, count: hs)
                         (vc + (g.start + i) * hs).update(from: q + i * 3 * c + 2 * c + h * hs, count: hs)
                     }
-                    sgemm(transB: true, m: g.count, n: total, k: hs, alpha: scale, a: q + h * hs, lda: 3 * c,
-                          b: kc, ldb: hs, beta: 0, c: scores, ldc: total)
-                    for i in 0..<g.count { causalSoftmaxRow(scores + i * total, length: g.start + i + 1, width: total) }
-                    sgemm(m: g.count, n: hs, k: total, a: scores, lda: total, b: vc, ldb: hs, beta: 0,
-                          c: attnOut + first * c + h * hs, ldc: c)
+                    // Scores: each query row against its cached keys (dot products, no packing), scaled.
+                    rowProduct(out: scores, inp: q + h * hs, weight: kc, bias: nil, rows: g.count, inFeatures: hs,
+                               outFeatures: total, inStride: 3 * c, outStride: total, splitter: single)
+                    for i in 0..<g.count {
+                        let row = scores + i * total
+                        for j in 0..<(g.start + i + 1) { row[j] *= scale }
+                        causalSoftmaxRow(row, length: g.start + i + 1, width: total)
+                    }
+                    tileProduct(m: g.count, n: hs, k: total, a: scores, aRow: total, aColumn: 1, b: vc, ldb: hs,
+                                c: attnOut + first * c + h * hs, ldc: c, accumulate: false)
                 }
             }
             if let b = bias(w.attnProjBias) { copyAddingBias(out: x, x, bias: b, rows: n, columns: c, splitter: splitter) }
