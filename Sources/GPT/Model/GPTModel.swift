@@ -159,8 +159,12 @@ public final class GPTModel {
     /// A model initialised from `generator` (see `initializeParameters(generator:)`), which is
     /// left where nanoGPT's first batch reads it. `dropoutSeed` seeds `dropoutGenerator` and,
     /// with `lora`, the adapters' A (which draw nothing from `generator`).
+    /// With `initialize` false the parameters are left at zero and `generator` untouched (for a
+    /// caller that overwrites them all at once, as loading a checkpoint does: the 124M shape's
+    /// draws took seconds of `sample`'s and `serve`'s start).
     public init(config: GPTConfig, initializingFrom generator: inout TorchGenerator, dropoutSeed: UInt64,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, lora: LoRAConfig? = nil) throws {
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, lora: LoRAConfig? = nil,
+                initialize: Bool = true) throws {
         try config.validate()
         try lora?.validate()
         self.config = config
@@ -179,7 +183,7 @@ public final class GPTModel {
         trainedBackwardRanges = self.lora?.layout.backwardRanges ?? layout.backwardRanges
         dropoutGenerator = RandomGenerator(seed: dropoutSeed ^ 0x6A09_E667_F3BC_C908)
         openblas_set_num_threads(Int32(self.threads))
-        initializeParameters(generator: &generator)
+        if initialize { initializeParameters(generator: &generator) }
     }
 
     deinit {
