@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Data-parallel training over several machines listed in an Open MPI hostfile.
 #
-#   launch/hostfile.sh [--max-restarts N] HOSTFILE NP CONFIG [--set key=value]...
+#   launch/hostfile.sh [--max-restarts N] [--save-grace S] HOSTFILE NP CONFIG [--set key=value]...
 #
 # --max-restarts N (default 0): after a failed run, start it again from the newest checkpoint,
 # at most N times (see launch/restarts.sh).
+# --save-grace S (default 120): seconds the ranks get to finish the step and save after a
+# Ctrl-C or SIGTERM to this script (passed on to every rank, on every host, as SIGUSR1 through
+# mpirun); a second one stops them at once. The script then exits 1 (launch/restarts.sh).
 #
 # HOSTFILE lines look like `node1 slots=8` (one slot per rank; make slots the cores you give
 # gpt-dist on that node). Every node needs the same checkout at the same path, a release build
@@ -19,10 +22,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/launch/restarts.sh"
-take_restart_option "$@"
+take_launch_options "$@"
 set -- "${args[@]}"
 if [[ $# -lt 3 ]]; then
-    echo "usage: launch/hostfile.sh [--max-restarts N] HOSTFILE NP CONFIG [--set key=value]..." >&2
+    echo "usage: launch/hostfile.sh [--max-restarts N] [--save-grace S] HOSTFILE NP CONFIG [--set key=value]..." >&2
     exit 2
 fi
 hostfile="$1"; np="$2"; config="$3"; shift 3

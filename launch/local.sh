@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Data-parallel training on this machine: NP ranks under mpirun, each a full replica.
 #
-#   launch/local.sh [--max-restarts N] NP CONFIG [--set key=value]...
+#   launch/local.sh [--max-restarts N] [--save-grace S] NP CONFIG [--set key=value]...
 #
 # --max-restarts N (default 0): after a failed run, start it again from the newest checkpoint,
 # at most N times (see launch/restarts.sh; RESTART_DELAY seconds between, default 10).
+# --save-grace S (default 120): Ctrl-C (or SIGTERM, SIGHUP) to this script asks every rank to
+# finish its step, save a checkpoint and stop (passed on as SIGUSR1 through mpirun); the ranks
+# get S seconds for that before they are stopped at once, as by a second Ctrl-C (which abandons
+# a save in progress). Either way the script exits 1 and does not restart (launch/restarts.sh).
 #
 # Placement: when NP divides the cores, each rank is bound to its own cores/NP cores
 # (--map-by slot:PE=k --bind-to core); with NP = cores that is one core and one thread per rank.
@@ -19,10 +23,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/launch/restarts.sh"
-take_restart_option "$@"
+take_launch_options "$@"
 set -- "${args[@]}"
 if [[ $# -lt 2 ]]; then
-    echo "usage: launch/local.sh [--max-restarts N] NP CONFIG [--set key=value]..." >&2
+    echo "usage: launch/local.sh [--max-restarts N] [--save-grace S] NP CONFIG [--set key=value]..." >&2
     exit 2
 fi
 np="$1"; config="$2"; shift 2

@@ -19,7 +19,7 @@ public enum ReductionOp: String, CaseIterable, Sendable {
 ///
 /// Every method is collective: every rank must call it, in the same order, with matching element
 /// types and counts. Calls must not overlap from several threads at once (MPI's
-/// `MPI_THREAD_SERIALIZED`). Buffers are used in place, without copies.
+/// `MPI_THREAD_SERIALIZED`), except `PeerChannel`'s. Buffers are used in place, without copies.
 public protocol Communicator: AnyObject, Sendable {
     /// This process's rank, `0..<size`.
     var rank: Int { get }
@@ -106,6 +106,16 @@ public protocol Communicator: AnyObject, Sendable {
     /// Ends every rank of the job at once with `code` (`MPI_Abort`); for a rank that fails on
     /// its own, where waiting for the others would hang them in their next collective.
     func abort(code: Int32) -> Never
+
+    /// Makes the side channel on which ranks ask each other what they are doing (collective:
+    /// every rank calls it at the same point). Nil with one rank, and where MPI does not provide
+    /// `MPI_THREAD_MULTIPLE`.
+    func makePeerChannel() throws -> PeerChannel?
+}
+
+extension Communicator {
+    /// No side channel (one rank, or a communicator without one).
+    public func makePeerChannel() throws -> PeerChannel? { nil }
 }
 
 /// An operation started by `Communicator.startAllreduce`.

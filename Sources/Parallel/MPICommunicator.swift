@@ -263,6 +263,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    public func makePeerChannel() throws -> PeerChannel? {
+        guard size > 1, MPIRuntime.providesThreadMultiple else { return nil }
+        MPIRuntime.callLock.lock()
+        defer { MPIRuntime.callLock.unlock() }
+        try ensureRunning("MPI_Comm_dup")
+        return try MPIPeerChannel(duplicating: comm, rank: rank, size: size)
+    }
+
     public func abort(code: Int32) -> Never {
         MPI_Abort(comm, code)
         exit(code)

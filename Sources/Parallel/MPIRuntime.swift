@@ -7,8 +7,15 @@ public enum MPIRuntime {
     private static let lock = NSLock()
     /// Held around every MPI call of the process (the collectives, the ring engine's progress
     /// thread, finalisation), which is what `MPI_THREAD_SERIALIZED` asks. Recursive, so a
-    /// collective may be built on another.
+    /// collective may be built on another. The one exception is `PeerChannel`, whose calls on a
+    /// communicator of its own run beside a collective that hangs (`MPI_THREAD_MULTIPLE`).
     static let callLock = NSRecursiveLock()
+
+    /// The thread level `MPI_Init_thread` provided (`MPI_THREAD_SINGLE` ... `MPI_THREAD_MULTIPLE`;
+    /// nil before MPI started in this process).
+    public private(set) static var providedThreadLevel: String?
+    /// True when the library provided `MPI_THREAD_MULTIPLE`, which `PeerChannel` needs.
+    static var providesThreadMultiple = false
 
     /// True once `MPI_Init_thread` has run in this process (`MPI_Initialized`).
     public static var isInitialized: Bool {
@@ -40,9 +47,10 @@ public enum MPIRuntime {
         return "\(major).\(minor)"
     }
 
-    /// Starts MPI unless it already runs, asking for `MPI_THREAD_SERIALIZED` (the collectives may
-    /// be called from any one thread at a time) and throwing if the library provides less.
-    /// Registers `finalize()` to run at exit.
+    /// Starts MPI unless it already runs, asking for `MPI_THREAD_MULTIPLE` and throwing if the
+    /// library provides less than `MPI_THREAD_SERIALIZED` (the collectives are called from any
+    /// one thread at a time, under `callLock`; only a `PeerChannel` needs more, and there is none
+    /// without it). Registers `finalize()` to run at exit.
     static func initializeOnce() throws {
         lock.lock()
         defer { lock.unlock() }
@@ -57,9 +65,11 @@ public enum MPIRuntime {
         // the environment; mpirun exports its --mca settings as these variables).
         setenv("OMPI_MCA_btl_tcp_links", "2", 0)
         var provided: Int32 = 0
-        let code = MPI_Init_thread(nil, nil, cmpi_thread_serialized(), &provided)
+        let code = MPI_Init_thread(nil, nil, cmpi_thread_multiple(), &provided)
         try check(code, "MPI_Init_thread")
         atexit { MPIRuntime.finalize() }
+        providedThreadLevel = threadLevelName(provided)
+        providesThreadMultiple = provided >= cmpi_thread_multiple()
         guard provided >= cmpi_thread_serialized() else {
             throw MPIError(operation: "MPI_Init_thread", code: -1,
                            message: "library provides thread level \(threadLevelName(provided)), need MPI_THREAD_SERIALIZED")

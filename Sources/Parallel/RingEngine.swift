@@ -9,8 +9,9 @@ import Foundation
 /// makes those calls while the caller computes: it tests the segments in flight, adds what
 /// arrived, posts the next ones, then sleeps `progressInterval` (so it takes a few percent of a
 /// core, not the whole core a busy-polling thread would). A caller that waits drives progress
-/// itself without sleeping. Every MPI call of the process goes through `MPIRuntime.callLock`,
-/// so MPI needs only `MPI_THREAD_SERIALIZED`.
+/// itself without sleeping. Every MPI call of the collectives goes through
+/// `MPIRuntime.callLock`, so they need only `MPI_THREAD_SERIALIZED` (the process asks for
+/// `MPI_THREAD_MULTIPLE` for the watchdog's `PeerChannel` alone).
 final class RingEngine: @unchecked Sendable {
     private let comm: MPI_Comm
     let rank: Int

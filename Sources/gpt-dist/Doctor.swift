@@ -57,7 +57,7 @@ struct Doctor: ParsableCommand {
             report.add("launcher", launcherDescription(launch))
             for variable in launch.variables { report.add("  " + variable.name, variable.value) }
             report.add("mpi initialized", MPIRuntime.isInitialized
-                ? "yes (MPI_Init_thread, MPI_THREAD_SERIALIZED)"
+                ? "yes (MPI_Init_thread, \(MPIRuntime.providedThreadLevel ?? "?") provided)"
                 : "no (not started: no mpirun/srun detected, running as one rank)")
             report.add("rank", "\(comm.rank)")
             report.add("size", "\(comm.size)")

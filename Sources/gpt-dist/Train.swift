@@ -58,6 +58,7 @@ struct Train: ParsableCommand {
             let reporter = rank == 0 ? try TrainReporter(outDirectory: settings.out_dir, progress: progress, quiet: quiet) : nil
             trainer = try Trainer(config: settings, sources: sources, communicator: communicator, reporter: reporter)
             trainer.errorPrefix = ErrorLine.prefix
+            trainer.speaker = speaker
         } catch {
             try stop(after: error, communicator: communicator)
         }

@@ -290,6 +290,80 @@ func runTypedChecks(_ comm: any Communicator, _ report: Report) {
     }
 }
 
+/// The side channel answers while a collective is in progress, and a rank that does not answer
+/// is nil: ranks 1..<s-1 answer from a thread while their main thread sits in a barrier, the last
+/// rank is silent, and rank 0 asks with a bounded wait (round A); then every other rank answers
+/// and rank 0 asks again (round B: the last rank's late answer to round A is passed over).
+/// Rank 0 reports which ranks answered in each round (1 = answered with the expected bytes) and
+/// whether every host name is its own host's.
+func runPeerChannelCheck(_ comm: any Communicator, _ report: Report) {
+    let r = comm.rank, s = comm.size
+    guard s > 1, comm.usesMPI else { return }
+    let channel: PeerChannel
+    do {
+        guard let made = try comm.makePeerChannel() else {
+            report.line("peer_channel", ok: false, "error=no peer channel (MPI_THREAD_MULTIPLE not provided)")
+            return
+        }
+        channel = made
+    } catch {
+        report.line("peer_channel", ok: false, "error=\(error)")
+        return
+    }
+    /// Answers from a thread until the barrier that follows returns.
+    final class Answering: @unchecked Sendable {
+        let lock = NSLock()
+        var done = false
+        let finished = DispatchSemaphore(value: 0)
+        func start(_ channel: PeerChannel, _ text: String) {
+            let thread = Thread { [self] in
+                while true {
+                    lock.lock()
+                    let stop = done
+                    lock.unlock()
+                    if stop { break }
+                    channel.answerQueries { Array(text.utf8) }
+                    usleep(1000)
+                }
+                finished.signal()
+            }
+            thread.start()
+        }
+        func stop() {
+            lock.lock()
+            done = true
+            lock.unlock()
+            finished.wait()
+        }
+    }
+    var flags: [Double] = []
+    var ok = true
+    for round in ["A", "B"] {
+        let answering = Answering()
+        let silent = round == "A" && r == s - 1
+        if r != 0 && !silent { answering.start(channel, "rank \(r) round \(round)") }
+        if r == 0 {
+            let answers = channel.askPeers(timeout: round == "A" ? 1 : 10) { Array("rank 0".utf8) }
+            for q in 0..<s {
+                let expected = q == 0 || (round == "A" && q == s - 1) ? nil : Array("rank \(q) round \(round)".utf8)
+                if answers[q] != expected { ok = false }
+                flags.append(answers[q] == nil ? 0 : 1)
+            }
+        }
+        do { try comm.barrier() } catch { ok = false }
+        if r != 0 && !silent { answering.stop() }
+    }
+    let host = ProcessInfo.processInfo.hostName
+    let sameHost = channel.hosts.count == s && channel.hosts.allSatisfy { $0 == channel.hosts[0] }
+        && (host.hasPrefix(channel.hosts[0]) || channel.hosts[0].hasPrefix(host))
+    channel.close()
+    if r == 0 {
+        report.line("peer_channel", ok: ok && sameHost, "value=\(flags.map { "\(Int($0))" }.joined(separator: ",")) hosts=\(channel.hosts.joined(separator: ","))")
+    } else {
+        report.line("peer_channel", ok: true, "value=done")
+    }
+}
+
 /// Collectives with wrong counts must throw the usage error on every rank (before any MPI call,
 /// so no rank is left waiting).
 func runUsageChecks(_ comm: any Communicator, _ report: Report) {
@@ -399,6 +473,7 @@ func main() -> Int32 {
         runUsageChecks(comm, report)
         runRingChecks(comm, report, prefix: "", counts: (0..<comm.size).map { 60 * $0 + 37 })
         runPointToPointChecks(comm, report)
+        runPeerChannelCheck(comm, report)
         // The same collectives on buffers split into several MPI calls of at most 4 elements.
         if let mpi = comm as? MPICommunicator {
             mpi.maxElementsPerCall = 4

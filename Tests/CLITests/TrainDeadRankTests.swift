@@ -3,9 +3,10 @@ import GPT
 import TestSupport
 import XCTest
 
-/// One rank of a 2-rank run killed (SIGKILL) mid-training and mid-save: the job ends promptly,
-/// non-zero, the log names the rank, the host and the iteration; nobody hangs in a collective,
-/// and a kill mid-save leaves the previous checkpoint whole.
+/// One rank of a 2-rank run killed (SIGKILL) mid-training and mid-save, and rank 0 and the last
+/// rank of a 3-rank run killed together: the job ends promptly, non-zero, the log names the
+/// ranks, the host and the iteration; nobody hangs in a collective, and a kill mid-save leaves
+/// the previous checkpoint whole.
 final class TrainDeadRankTests: XCTestCase {
     var directory: URL!
     var data: String!
@@ -16,10 +17,10 @@ final class TrainDeadRankTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: directory) }
 
-    /// `train` of `config` as 2 ranks under mpirun, in the background.
-    func startJob(_ config: String, _ overrides: [String], environment: [String: String] = [:], name: String) throws -> BackgroundRun {
+    /// `train` of `config` as `np` ranks under mpirun, in the background.
+    func startJob(_ config: String, _ overrides: [String], np: Int = 2, environment: [String: String] = [:], name: String) throws -> BackgroundRun {
         let mpirun = try XCTUnwrap(mpirunURL)
-        return try BackgroundRun(mpirun, ["-np", "2", "--oversubscribe", "--bind-to", "none", productURL("gpt-dist").path,
+        return try BackgroundRun(mpirun, ["-np", "\(np)", "--oversubscribe", "--bind-to", "none", productURL("gpt-dist").path,
                                           "train", "--config", config, "--quiet"] + overrides.flatMap { ["--set", $0] },
                                  environment: TrainTestData.environment.merging(environment) { $1 }, folder: directory, name: name)
     }
@@ -46,6 +47,15 @@ final class TrainDeadRankTests: XCTestCase {
         return try XCTUnwrap(Int(line.dropFirst(prefix.count).prefix { $0.isNumber }), String(line))
     }
 
+    /// The iteration of the survivor's line naming `dead` (e.g. "rank 1 (host vm) does not answer"),
+    /// spoken by rank `speaker` after mpirun's SIGTERM.
+    func iterationOfSilentRanks(_ log: String, speaker: Int, dead: String) throws -> Int {
+        let prefix = "gpt-dist train: rank \(speaker) on \(RankProcesses.shortHostName): \(dead) at iteration "
+        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.hasPrefix(prefix) }, log)
+        XCTAssertTrue(line.hasSuffix(" (died or hung; this rank got SIGTERM)"), String(line))
+        return try XCTUnwrap(Int(line.dropFirst(prefix.count).prefix { $0.isNumber }), String(line))
+    }
+
     func testKilledRankEndsTheJobPromptlyAndIsNamed() throws {
         let out = directory.appendingPathComponent("out").path
         let config = directory.appendingPathComponent("c.yaml").path
@@ -61,6 +71,34 @@ final class TrainDeadRankTests: XCTestCase {
         let named = try iterationNamedByRankZero(log)
         XCTAssertGreaterThanOrEqual(named, logged, log)
         XCTAssertLessThanOrEqual(named, lastLogged + 1, "the iteration in progress when the job was ended: \(log)")
+        let host = RankProcesses.shortHostName
+        XCTAssertEqual(try iterationOfSilentRanks(log, speaker: 0, dead: "rank 1 (host \(host)) does not answer"), named, log)
+    }
+
+    /// Rank 0 and the last rank of 3 killed at once (neither can say where the job was): rank 1,
+    /// the one left, names both, their host and the iteration, within mpirun's second before
+    /// its SIGKILL.
+    func testRankZeroAndTheLastRankKilledTogetherAreNamedWithTheIteration() throws {
+        let out = directory.appendingPathComponent("out").path
+        let config = directory.appendingPathComponent("c.yaml").path
+        try TrainTestData.config(dataDir: data, outDir: out).write(toFile: config, atomically: true, encoding: .utf8)
+        let job = try startJob(config, ["max_iters=100000", "eval_interval=100000", "gradient_accumulation_steps=3"], np: 3,
+                               name: "two-dead")
+        BackgroundRun.wait(seconds: 60) { ((try? TrainTestData.metrics(out))?.filter { $0.event == "train" }.count ?? 0) >= 3 }
+        let logged = try TrainTestData.metrics(out).filter { $0.event == "train" }.map(\.iter).max() ?? -1
+        XCTAssertGreaterThanOrEqual(logged, 2)
+        let victims = try [0, 2].map { try XCTUnwrap(RankProcesses.pid(rank: $0, marker: config), "rank \($0) of the job") }
+        for victim in victims { XCTAssertEqual(kill(victim, SIGKILL), 0) }
+        let status = job.exitStatus(within: 30)
+        XCTAssertNotNil(status, "every rank must be gone within 30 s of the kill")
+        XCTAssertNotEqual(status, 0)
+        XCTAssertNil(RankProcesses.pid(rank: 1, marker: config), "rank 1 is gone too")
+        let log = job.stderr, host = RankProcesses.shortHostName
+        let lastLogged = try TrainTestData.metrics(out).filter { $0.event == "train" }.map(\.iter).max() ?? -1
+        let named = try iterationOfSilentRanks(log, speaker: 1, dead: "rank 0 (host \(host)) and rank 2 (host \(host)) do not answer")
+        XCTAssertGreaterThanOrEqual(named, logged, log)
+        XCTAssertLessThanOrEqual(named, lastLogged + 1, "the iteration in progress when they died: \(log)")
+        XCTAssertTrue(log.contains("on node \(host) exited on signal 9 (Killed)"), log)
     }
 
     /// Rank 1 killed while rank 0 is inside the checkpoint write (the model in ckpt.h5.tmp, the
@@ -83,6 +121,8 @@ final class TrainDeadRankTests: XCTestCase {
         let log = try killRankOne(of: job, config: config)
         XCTAssertLessThan(Date().timeIntervalSince(killed), 30, "rank 0 does not sit out its pause")
         XCTAssertEqual(try iterationNamedByRankZero(log), 6, log)
+        // Rank 0's watchdog thread answers and asks while its main thread sits in the save.
+        XCTAssertEqual(try iterationOfSilentRanks(log, speaker: 0, dead: "rank 1 (host \(RankProcesses.shortHostName)) does not answer"), 6, log)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: checkpoint)), before, "ckpt.h5 is the save before, untouched")
         let contents = try Checkpoint.read(path: checkpoint)
         XCTAssertEqual(contents.state?.iteration, 5)

@@ -14,7 +14,7 @@ final class MultiRankTests: XCTestCase {
         "allreduce_sum_uint64", "allreduce_max_uint64", "allreduce_scalar", "usage_error",
         "chunked_broadcast", "chunked_allreduce_sum", "chunked_allreduce_average", "chunked_allreduce_max",
         "chunked_reduce_scatter_sum", "chunked_allgather", "chunked_iallreduce_sum", "chunked_iallreduce_average",
-        "usage_error_reduce_scatter_v", "usage_error_allgather_v", "send_receive",
+        "usage_error_reduce_scatter_v", "usage_error_allgather_v", "send_receive", "peer_channel",
     ] + ringChecks + ["", "empty_block_", "chunked_"].flatMap { prefix in
         ["reduce_scatter_v_sum", "reduce_scatter_v_average", "allgather_v_in_place"].map { prefix + $0 }
     }
@@ -106,6 +106,10 @@ final class MultiRankTests: XCTestCase {
             XCTAssertEqual(rank["allreduce_max_int32"]?.values, [Double(s), 0])
             XCTAssertEqual(rank["allreduce_sum_int64"]?.values, [Double(s * (s - 1) / 2) * 8589934592, Double(s)])
             XCTAssertEqual(rank["allreduce_scalar"]?.values, [Double(s * (s - 1) / 2)])
+            // Round A: every rank but rank 0 itself and the silent last rank answers; round B: all
+            // but rank 0 (the asker).
+            let answered = r == 0 ? (0..<s).map { $0 == 0 || $0 == s - 1 ? 0.0 : 1 } + (0..<s).map { $0 == 0 ? 0.0 : 1 } : []
+            if r == 0 { XCTAssertEqual(rank["peer_channel"]?.values, answered, "\(rank["peer_channel"]?.fields ?? [:])") }
         }
     }
 

@@ -169,6 +169,15 @@ public final class GradientExchange {
     /// Called just before each blocking wait with the collective waited for (the watchdog's
     /// hook; cheap: a value, no allocation).
     public var willWait: ((ExchangeWait) -> Void)?
+    /// Called when a wait `willWait` announced is over.
+    public var didWait: (() -> Void)?
+
+    /// Waits for `request`, announcing it to `willWait` as `collective` and its end to `didWait`.
+    private func wait(for request: CollectiveRequest, in collective: ExchangeWait) throws {
+        willWait?(collective)
+        defer { didWait?() }
+        try request.wait()
+    }
 
     public func reduceWhile(model: GPTModel, backward: () throws -> Void) throws {
         precondition(gradientRequests.isEmpty, "a reduction is already in flight")
@@ -250,8 +259,7 @@ public final class GradientExchange {
     /// (all of it under stage 0), rank by rank, position by position.
     private func addTokenRows(into gradients: UnsafeMutableBufferPointer<Float>) throws {
         guard let request = tokenRowsRequest, let all = tokenRows, let tokenEmbedding else { return }
-        willWait?(.tokenRows)
-        try request.wait()
+        try wait(for: request, in: .tokenRows)
         tokenRowsRequest = nil
         let size = communicator.size, c = embeddingWidth
         let keep = settings.zeroStage == 1 ? tokenEmbeddingParts[communicator.rank] : tokenEmbedding
@@ -275,8 +283,7 @@ public final class GradientExchange {
     public func finishGradients(of model: GPTModel, scalars: inout [Double]) throws -> Float {
         let start = DispatchTime.now().uptimeNanoseconds
         for (request, b) in zip(gradientRequests, gradientRequestBuckets) {
-            willWait?(.gradientBucket(index: b, count: buckets.count, reduceScatter: settings.zeroStage == 1))
-            try request.wait()
+            try wait(for: request, in: .gradientBucket(index: b, count: buckets.count, reduceScatter: settings.zeroStage == 1))
         }
         gradientRequests.removeAll(keepingCapacity: true)
         gradientRequestBuckets.removeAll(keepingCapacity: true)
@@ -288,6 +295,7 @@ public final class GradientExchange {
         scalars.append(sum)
         if communicator.size > 1 {
             willWait?(.stepSums)
+            defer { didWait?() }
             try communicator.allreduce(&scalars, op: .sum)
         }
         exposedGradientSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -352,8 +360,7 @@ public final class GradientExchange {
         var k = 0
         while k < gatherRequests.count {
             if gatherRequests[k].range.overlaps(needed) {
-                willWait?(.parameterBucket(index: gatherRequests[k].bucket, count: buckets.count))
-                try gatherRequests[k].request.wait()
+                try wait(for: gatherRequests[k].request, in: .parameterBucket(index: gatherRequests[k].bucket, count: buckets.count))
                 gatherRequests.remove(at: k)
             } else {
                 k += 1
@@ -378,6 +385,8 @@ public final class GradientExchange {
             lock.unlock()
         }
         let size = communicator.size, c = embeddingWidth
+        willWait?(.tokenRowFetch)
+        defer { didWait?() }
         // The rows any rank reads, in increasing order (the same list on every rank).
         let all = try communicator.allgather(Array(tokens))
         let rows = Array(Set(all)).sorted()

@@ -19,13 +19,19 @@ extension Trainer {
         let dieAt = state.iteration == 0 && rank == worldSize - 1
             ? ProcessInfo.processInfo.environment["GPT_DIST_TEST_DIE_AT_STEP"].flatMap { Int($0) } : nil
         let communicator = self.communicator
-        watchdog = config.collective_timeout_s > 0
+        // Collective: every rank makes its side of the channel here (nil with one rank).
+        let channel = worldSize > 1 ? try communicator.makePeerChannel() : nil
+        watchdog = config.collective_timeout_s > 0 || channel != nil
             ? Watchdog(timeout: config.collective_timeout_s, rank: rank, worldSize: worldSize, prefix: errorPrefix,
-                       abort: { communicator.abort(code: 1) })
+                       speaker: speaker ?? "rank \(rank)", channel: channel, abort: { communicator.abort(code: 1) })
             : nil
-        if let watchdog { exchange.willWait = { [unowned watchdog] collective in watchdog.waiting(in: collective) } }
+        if let watchdog {
+            exchange.willWait = { [unowned watchdog] collective in watchdog.waiting(in: collective) }
+            exchange.didWait = { [unowned watchdog] in watchdog.waited() }
+        }
         defer {
             exchange.willWait = nil
+            exchange.didWait = nil
             watchdog?.stop()
         }
         // The test hook GPT_DIST_TEST_STALL_AT_STEP=N: the last rank stops as iteration N starts.
@@ -213,7 +219,7 @@ extension Trainer {
             try stream.evaluationBatch(k, rank: rank, inputs: &inputs, targets: &targets)
             losses[k] = Double(try model.forward(inputs: inputs, targets: targets, batchSize: b, sequenceLength: t))
         }
-        if worldSize > 1 { try communicator.allreduce(&losses, op: .sum) }
+        if worldSize > 1 { try waiting(in: .evaluationLosses) { try communicator.allreduce(&losses, op: .sum) } }
         return losses.reduce(0, +) / Double(config.eval_iters * worldSize)
     }
 
@@ -222,9 +228,18 @@ extension Trainer {
         guard worldSize > 1 else { return }
         var sum = ReplicaChecksum.of(UnsafeBufferPointer(model.parameters))
         if let lora = model.lora { sum = sum &* 31 &+ ReplicaChecksum.of(UnsafeBufferPointer(lora.parameters)) }
-        let high = try communicator.allreduce(sum, op: .max)
-        let low = try communicator.allreduce(sum, op: .min)
+        let (high, low) = try waiting(in: .replicaChecksums) {
+            (try communicator.allreduce(sum, op: .max), try communicator.allreduce(sum, op: .min))
+        }
         if high != low { throw TrainError.replicasDiverged(iteration: iteration, minimum: low, maximum: high) }
+    }
+
+    /// Runs `body`, a collective, with the watchdog told it waits in `collective` (so the rank's
+    /// peers see where it waits).
+    func waiting<T>(in collective: ExchangeWait, _ body: () throws -> T) rethrows -> T {
+        watchdog?.waiting(in: collective)
+        defer { watchdog?.waited() }
+        return try body()
     }
 
     /// Iterations between saves whatever the val loss (checkpoint_interval, else eval_interval).
@@ -263,9 +278,9 @@ extension Trainer {
             // The other ranks send their moments whatever happened here: take them.
             if !wroteMoments { try? moments.collect(from: optimizer, write: { _, _, _ in }) }
         } else {
-            try moments.collect(from: optimizer, write: { _, _, _ in })
+            try waiting(in: .checkpointMoments) { try moments.collect(from: optimizer, write: { _, _, _ in }) }
         }
-        if worldSize > 1 { try communicator.broadcast(&status, root: 0) }
+        if worldSize > 1 { try waiting(in: .checkpointOutcome) { try communicator.broadcast(&status, root: 0) } }
         if status[0] == 0 {
             throw failure.map(CollectiveFailure.init) ?? TrainError.peerFailed(rank: 0, during: "saving \(checkpointPath)")
         }

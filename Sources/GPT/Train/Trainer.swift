@@ -60,6 +60,9 @@ public final class Trainer {
     /// What begins a line a rank prints for itself, outside `reporter` (the watchdog's): the
     /// command's error prefix (`gpt-dist train: error: ` from the command line).
     public var errorPrefix = "error: "
+    /// What begins a line a rank prints about the job, not as an error (the watchdog's line
+    /// about ranks that stopped answering), e.g. `gpt-dist train: rank 1 on node2`; nil: `rank N`.
+    public var speaker: String?
     /// The base model the adapters train on, written into checkpoints (rank 0, LoRA).
     var loraBase: String?
     /// The iteration of the last checkpoint this run saved (every rank; -1: none).
