@@ -83,12 +83,10 @@ private func laneSum(_ v: Vec8) -> Float {
 
 /// The finished dot product `sum` of the vector part and the tail `k8..<k` of row `x` and weight
 /// row `w`, stored into `out` element `(r, j)`: every block ends here, so every element rounds alike.
+/// Stores element `(r, j)`'s `sum` into `out`: added to it, or plus the bias, or alone.
 @inline(__always)
-private func finish(_ lanes: Vec8, x: UnsafePointer<Float>, w: UnsafePointer<Float>, k8: Int, k: Int,
-                    out: FloatPointer, bias: UnsafePointer<Float>?, r: Int, j: Int, ldo: Int, accumulate: Bool) {
-    var sum = laneSum(lanes)
-    var t = k8
-    while t < k { sum += x[t] * w[t]; t += 1 }
+private func store(_ sum: Float, out: FloatPointer, bias: UnsafePointer<Float>?, r: Int, j: Int, ldo: Int,
+                   accumulate: Bool) {
     let o = out + r * ldo + j
     if accumulate {
         o.pointee = o.pointee + sum
@@ -97,6 +95,15 @@ private func finish(_ lanes: Vec8, x: UnsafePointer<Float>, w: UnsafePointer<Flo
     } else {
         o.pointee = sum
     }
+}
+
+@inline(__always)
+private func finish(_ lanes: Vec8, x: UnsafePointer<Float>, w: UnsafePointer<Float>, k8: Int, k: Int,
+                    out: FloatPointer, bias: UnsafePointer<Float>?, r: Int, j: Int, ldo: Int, accumulate: Bool) {
+    var sum = laneSum(lanes)
+    var t = k8
+    while t < k { sum += x[t] * w[t]; t += 1 }
+    store(sum, out: out, bias: bias, r: r, j: j, ldo: ldo, accumulate: accumulate)
 }
 
 @inline(__always)
@@ -214,13 +221,6 @@ private func rowElementScalar(out: FloatPointer, inp: UnsafePointer<Float>, weig
     }
     var sum = ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
     while t < k { sum += x[t] * w[t]; t += 1 }
-    let o = out + r * ldo + j
-    if accumulate {
-        o.pointee = o.pointee + sum
-    } else if let bias {
-        o.pointee = bias[j] + sum
-    } else {
-        o.pointee = sum
-    }
+    store(sum, out: out, bias: bias, r: r, j: j, ldo: ldo, accumulate: accumulate)
 }
 #endif
