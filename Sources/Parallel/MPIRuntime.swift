@@ -88,6 +88,14 @@ public enum MPIRuntime {
     }
 
     /// Turns an MPI return code into a thrown `MPIError` carrying MPI's text for it.
+    /// A duplicate of `world` whose errors are returned as codes (collective: every rank calls it).
+    static func duplicate(_ world: MPI_Comm) throws -> MPI_Comm {
+        var dup: MPI_Comm? = cmpi_comm_null()
+        try check(MPI_Comm_dup(world, &dup), "MPI_Comm_dup")
+        try check(MPI_Comm_set_errhandler(dup!, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        return dup!
+    }
+
     static func check(_ code: Int32, _ operation: String) throws {
         guard code != cmpi_success() else { return }
         throw MPIError(operation: operation, code: code, message: errorString(code))

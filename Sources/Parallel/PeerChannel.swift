@@ -75,10 +75,7 @@ final class MPIPeerChannel: PeerChannel, @unchecked Sendable {
     /// Duplicates `world` and gathers every rank's host name: collective, every rank calls it
     /// (under `callLock`, from the thread that calls the collectives).
     init(duplicating world: MPI_Comm, rank: Int, size: Int) throws {
-        var dup: MPI_Comm? = cmpi_comm_null()
-        try MPIRuntime.check(MPI_Comm_dup(world, &dup), "MPI_Comm_dup")
-        comm = dup!
-        try MPIRuntime.check(MPI_Comm_set_errhandler(comm, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        comm = try MPIRuntime.duplicate(world)
         self.rank = rank
         self.size = size
         let width = Int(cmpi_max_processor_name())

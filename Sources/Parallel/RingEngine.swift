@@ -49,10 +49,7 @@ final class RingEngine: @unchecked Sendable {
 
     init(duplicating world: MPI_Comm, rank: Int, size: Int, segmentElements: Int, depth: Int,
          progressInterval: useconds_t) throws {
-        var dup: MPI_Comm? = cmpi_comm_null()
-        try MPIRuntime.check(MPI_Comm_dup(world, &dup), "MPI_Comm_dup")
-        comm = dup!
-        try MPIRuntime.check(MPI_Comm_set_errhandler(comm, cmpi_errors_return()), "MPI_Comm_set_errhandler")
+        comm = try MPIRuntime.duplicate(world)
         self.rank = rank
         self.size = size
         self.segmentElements = segmentElements

@@ -23,8 +23,8 @@ final class HTTPHandler: ChannelInboundHandler {
     /// The completion this connection waits for, and what it has collected.
     private var job: CompletionJob?
     private var collected = ""
-    private var completionID = ""
-    private var created = 0
+    /// The JSON writer of its objects (its id, creation time and model).
+    private var json = CompletionJSON(id: "", created: 0, model: "")
     /// False once the client has gone: nothing more is written.
     private var isOpen = true
 
@@ -134,8 +134,12 @@ final class HTTPHandler: ChannelInboundHandler {
             return
         }
         let loop = context.eventLoop
+        // The engine's thread posts; the event loop is woken only when the box was empty and then
+        // takes every event posted so far, writing them with one flush (a loop busy with other
+        // connections, or slower than the tokens, gets them in batches instead of a wake-up each).
+        let mailbox = EventMailbox()
         let job = CompletionJob(request: request, tokenizer: server.tokenizer) { event in
-            loop.execute { self.handle(event, context) }
+            if mailbox.post(event) { loop.execute { self.deliver(mailbox, context) } }
         }
         server.inFlight.enter()
         do {
@@ -151,8 +155,7 @@ final class HTTPHandler: ChannelInboundHandler {
         }
         self.job = job
         collected = ""
-        completionID = server.nextID()
-        created = Int(Date().timeIntervalSince1970)
+        json = CompletionJSON(id: server.nextID(), created: Int(Date().timeIntervalSince1970), model: server.model.id)
         if request.stream {
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "text/event-stream")
@@ -163,7 +166,13 @@ final class HTTPHandler: ChannelInboundHandler {
         }
     }
 
-    /// An engine event, on this connection's event loop.
+    /// Every event posted to `mailbox` so far, on this connection's event loop, then one flush.
+    private func deliver(_ mailbox: EventMailbox, _ context: ChannelHandlerContext) {
+        for event in mailbox.take() { handle(event, context) }
+        if isOpen { context.flush() }
+    }
+
+    /// An engine event, on this connection's event loop (text events are written, not flushed).
     private func handle(_ event: CompletionEvent, _ context: ChannelHandlerContext) {
         guard let job else { return }
         let stream = job.request.stream
@@ -216,16 +225,16 @@ final class HTTPHandler: ChannelInboundHandler {
 
     /// One completion object, as JSON.
     private func chunk(_ text: String, reason: FinishReason?, usage: Usage?) -> [UInt8] {
-        encodeJSON(CompletionResponse(id: completionID, created: created, model: server.model.id,
-                                      choices: [.init(text: text, finishReason: reason)], usage: usage))
+        json.bytes(text: text, reason: reason, usage: usage)
     }
 
+    /// One server-sent event `data: <data>` (written; the caller flushes).
     private func writeEvent(_ context: ChannelHandlerContext, _ data: [UInt8]) {
         var buffer = context.channel.allocator.buffer(capacity: data.count + 8)
         buffer.writeString("data: ")
         buffer.writeBytes(data)
         buffer.writeString("\n\n")
-        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
     }
 
     private func finishStream(_ context: ChannelHandlerContext) {
@@ -267,5 +276,32 @@ final class HTTPHandler: ChannelInboundHandler {
         if !keep { done.whenComplete { _ in context.close(promise: nil) } }
         server.metrics.request(route: route, status: status)
         return done
+    }
+}
+
+/// One completion's events on their way from the engine's thread to its connection's event loop.
+final class EventMailbox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [CompletionEvent] = []
+    private var spare: [CompletionEvent] = []
+    private var scheduled = false
+
+    /// Adds `event`; true when the box was empty and nobody is about to take it: the caller then
+    /// schedules a `take()` on the event loop.
+    func post(_ event: CompletionEvent) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        events.append(event)
+        if scheduled { return false }
+        scheduled = true
+        return true
+    }
+
+    /// Everything posted since the last take, oldest first.
+    func take() -> [CompletionEvent] {
+        lock.lock(); defer { lock.unlock() }
+        scheduled = false
+        swap(&events, &spare)
+        events.removeAll(keepingCapacity: true)
+        return spare
     }
 }

@@ -16,7 +16,10 @@ final class ServerMetrics: @unchecked Sendable {
     private let cancelled: Counter
     private let decodeRate: Gauge
     /// Decode steps of the last `window` seconds: when each ended, its rows and its duration.
+    /// Kept to the window as steps are recorded (so it stays bounded however rarely /metrics is read):
+    /// entries before `firstRecent` are expired and dropped in bulk.
     private var recentSteps: [(end: UInt64, rows: Int, nanoseconds: UInt64)] = []
+    private var firstRecent = 0
     private let lock = NSLock()
     /// The decode rate is taken over the steps that ended this many seconds ago or less.
     static let window: UInt64 = 10
@@ -68,16 +71,30 @@ final class ServerMetrics: @unchecked Sendable {
         let now = DispatchTime.now().uptimeNanoseconds
         lock.lock()
         recentSteps.append((now, rows, nanoseconds))
+        expire(now: now)
         lock.unlock()
+    }
+
+    /// Moves `firstRecent` past the steps that ended more than the window ago, and drops them
+    /// once they are half the array (amortized O(1) per step). Called with `lock` held.
+    private func expire(now: UInt64) {
+        while firstRecent < recentSteps.count && now &- recentSteps[firstRecent].end > Self.window * 1_000_000_000 {
+            firstRecent += 1
+        }
+        if firstRecent > 1024 && firstRecent * 2 > recentSteps.count {
+            recentSteps.removeFirst(firstRecent)
+            firstRecent = 0
+        }
     }
 
     /// The metrics in Prometheus's text format.
     func render() -> String {
         let now = DispatchTime.now().uptimeNanoseconds
         lock.lock()
-        recentSteps.removeAll { now &- $0.end > Self.window * 1_000_000_000 }
-        let rows = recentSteps.reduce(0) { $0 + $1.rows }
-        let time = recentSteps.reduce(UInt64(0)) { $0 + $1.nanoseconds }
+        expire(now: now)
+        let recent = recentSteps[firstRecent...]
+        let rows = recent.reduce(0) { $0 + $1.rows }
+        let time = recent.reduce(UInt64(0)) { $0 + $1.nanoseconds }
         lock.unlock()
         decodeRate.set(to: time > 0 ? Double(rows) / (Double(time) / 1e9) : 0)
         return registry.emitToString()

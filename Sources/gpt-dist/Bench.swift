@@ -73,6 +73,7 @@ struct Bench: ParsableCommand {
         var bytesPerStep: Double
         var memory: GPTModel.Memory
         var optimizerBytes: Int
+        var peakRSSMiB: Double  // after the timed steps, before the sgemm replay
     }
 
     func run() throws {
@@ -114,7 +115,7 @@ struct Bench: ParsableCommand {
         var products: (calls: Int, flops: Double, seconds: Double)?
         let timing = try measure(config: config, lora: lora, batch: batch, threads: threadCount, communicator: world,
                                  settings: settings, products: &products)
-        let rss = peakRSSMiB()
+        let rss = timing.peakRSSMiB
         var single: Timing?
         if compareSingle && parallel {
             var none: (calls: Int, flops: Double, seconds: Double)?
@@ -233,14 +234,18 @@ struct Bench: ParsableCommand {
         // Steady state: the window holds the wait for the warm-up step's allgather (in the first
         // timed forward) and not the last timed step's (which the next forward would hide).
         let wall = Double(DispatchTime.now().uptimeNanoseconds - wallStart) / 1e6
-        let timing = Timing(times: times, meanMs: wall / Double(iters), lastLoss: lastLoss,
+        var timing = Timing(times: times, meanMs: wall / Double(iters), lastLoss: lastLoss,
                             cpuPerIter: (processCPUSeconds() - cpuStart) / Double(iters) * 1e3,
                             exposedMs: step.exchange.exposedSeconds * 1e3 / Double(iters),
                             exposedParameterMs: step.exchange.exposedParameterSeconds * 1e3 / Double(iters),
                             bytesPerStep: Double(step.exchange.bytesSent) / Double(iters),
                             memory: model.memory,
-                            optimizerBytes: (step.optimizer.m.count + step.optimizer.v.count) * MemoryLayout<Float>.size)
+                            optimizerBytes: (step.optimizer.m.count + step.optimizer.v.count) * MemoryLayout<Float>.size,
+                            peakRSSMiB: 0)
         try step.exchange.finishParameters()
+        // The peak of the steps themselves: the replay below writes every product's output at
+        // once, which a step never holds (a split backward gives summed ranges back).
+        timing.peakRSSMiB = peakRSSMiB()
         // The step's matrix products alone (AdamW, clipping and the exchange make none).
         let replays = min(40, max(1, Int(1000 / times.min()!)))  // about a second of replays, at least one
         products = try model.timeMatrixProducts(of: {

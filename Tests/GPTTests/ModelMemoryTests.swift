@@ -132,4 +132,32 @@ final class ModelMemoryTests: XCTestCase {
             }
         }
     }
+
+    /// A batch split across threads sums each slice's gradients range by range and hands the
+    /// summed pages back (ranges here are several pages long): a step after another gives the
+    /// same gradients bit for bit as the same step on a fresh model, the slice buffers read zero
+    /// afterwards, and the memory report counts wte's and two blocks' gradients per extra slice.
+    func testSplitBackwardGivesSummedSliceGradientsBack() throws {
+        let config = GPTConfig(nLayer: 4, nHead: 2, nEmbd: 64, blockSize: 16, vocabSize: 300, bias: true, dropout: 0)
+        func make() throws -> GPTModel { try GPTModel(config: config, seed: 3, threads: 2) }
+        let (used, fresh) = (try make(), try make())
+        let first = randomTokens(4 * 16 * 2, vocab: 300, seed: 50), second = randomTokens(4 * 16 * 2, vocab: 300, seed: 51)
+        func step(_ m: GPTModel, _ tokens: [Int32]) throws {
+            m.zeroGradients()
+            try m.forward(inputs: Array(tokens[..<64]), targets: Array(tokens[64...]), batchSize: 4, sequenceLength: 16)
+            m.backward()
+        }
+        try step(used, first)
+        try step(used, second)
+        try step(fresh, second)
+        XCTAssertEqual(used.slices.count, 2)
+        XCTAssertEqual(Array(used.gradients), Array(fresh.gradients), "a split step after another equals it on a fresh model")
+        XCTAssertGreaterThan(used.gradients.map(abs).max()!, 0)
+        let extra = used.sliceGradients!.start(slice: 0)
+        XCTAssertTrue((0..<used.layout.count).allSatisfy { extra[$0] == 0 }, "summed slice gradients are cleared")
+        let ranges = used.layout.backwardRanges
+        XCTAssertEqual(used.memory.sliceGradients,
+                       (ranges.first!.count + ranges.last!.count + 2 * ranges[1].count) * MemoryLayout<Float>.size)
+        XCTAssertLessThan(used.memory.sliceGradients, used.memory.gradients)
+    }
 }

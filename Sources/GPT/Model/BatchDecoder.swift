@@ -206,11 +206,12 @@ public final class BatchDecoder {
             n += g.count
         }
         let scale = 1 / Float(hs).squareRoot()
+        let single = WorkSplitter(threads: 1)   // one head of one sequence is too little to share
         for l in 0..<cfg.nLayer {
             let w = layout.blocks[l]
             LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + w.ln1Weight,
                               bias: bias(w.ln1Bias), rows: n, columns: c, splitter: splitter)
-            linearForward(out: qkv, inp: norm, weight: p + w.attnWeight, bias: bias(w.attnBias), rows: n,
+            rowProduct(out: qkv, inp: norm, weight: p + w.attnWeight, bias: bias(w.attnBias), rows: n,
                           inFeatures: c, outFeatures: 3 * c, splitter: splitter)
             for (g, first) in zip(groups, firstRows) {
                 let total = g.start + g.count
@@ -221,23 +222,28 @@ public final class BatchDecoder {
                         (kc + (g.start + i) * hs).update(from: q + i * 3 * c + c + h * hs, count: hs)
                         (vc + (g.start + i) * hs).update(from: q + i * 3 * c + 2 * c + h * hs, count: hs)
                     }
-                    sgemm(transB: true, m: g.count, n: total, k: hs, alpha: scale, a: q + h * hs, lda: 3 * c,
-                          b: kc, ldb: hs, beta: 0, c: scores, ldc: total)
-                    for i in 0..<g.count { causalSoftmaxRow(scores + i * total, length: g.start + i + 1, width: total) }
-                    sgemm(m: g.count, n: hs, k: total, a: scores, lda: total, b: vc, ldb: hs, beta: 0,
-                          c: attnOut + first * c + h * hs, ldc: c)
+                    // Scores: each query row against its cached keys (dot products, no packing), scaled.
+                    rowProduct(out: scores, inp: q + h * hs, weight: kc, bias: nil, rows: g.count, inFeatures: hs,
+                               outFeatures: total, inStride: 3 * c, outStride: total, splitter: single)
+                    for i in 0..<g.count {
+                        let row = scores + i * total
+                        for j in 0..<(g.start + i + 1) { row[j] *= scale }
+                        causalSoftmaxRow(row, length: g.start + i + 1, width: total)
+                    }
+                    tileProduct(m: g.count, n: hs, k: total, a: scores, aRow: total, aColumn: 1, b: vc, ldb: hs,
+                                c: attnOut + first * c + h * hs, ldc: c, accumulate: false)
                 }
             }
             if let b = bias(w.attnProjBias) { copyAddingBias(out: x, x, bias: b, rows: n, columns: c, splitter: splitter) }
-            linearForward(out: x, inp: attnOut, weight: p + w.attnProjWeight, bias: nil, rows: n, inFeatures: c,
+            rowProduct(out: x, inp: attnOut, weight: p + w.attnProjWeight, bias: nil, rows: n, inFeatures: c,
                           outFeatures: c, accumulate: true, splitter: splitter)
             LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + w.ln2Weight,
                               bias: bias(w.ln2Bias), rows: n, columns: c, splitter: splitter)
-            linearForward(out: fc, inp: norm, weight: p + w.fcWeight, bias: bias(w.fcBias), rows: n,
+            rowProduct(out: fc, inp: norm, weight: p + w.fcWeight, bias: bias(w.fcBias), rows: n,
                           inFeatures: c, outFeatures: 4 * c, splitter: splitter)
             GELU.forward(out: fc, inp: fc, count: n * 4 * c, splitter: splitter)
             if let b = bias(w.mlpProjBias) { copyAddingBias(out: x, x, bias: b, rows: n, columns: c, splitter: splitter) }
-            linearForward(out: x, inp: fc, weight: p + w.mlpProjWeight, bias: nil, rows: n, inFeatures: 4 * c,
+            rowProduct(out: x, inp: fc, weight: p + w.mlpProjWeight, bias: nil, rows: n, inFeatures: 4 * c,
                           outFeatures: c, accumulate: true, splitter: splitter)
         }
         // Only the rows whose logits are wanted go through ln_f and the head, gathered in order.
@@ -250,7 +256,7 @@ public final class BatchDecoder {
         }
         LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + layout.finalNormWeight,
                           bias: bias(layout.finalNormBias), rows: rows, columns: c, splitter: splitter)
-        linearForward(out: logitsBuffer, inp: norm, weight: wte, bias: nil, rows: rows, inFeatures: c,
+        rowProduct(out: logitsBuffer, inp: norm, weight: wte, bias: nil, rows: rows, inFeatures: c,
                       outFeatures: v, splitter: splitter)
     }
 }

@@ -6,35 +6,32 @@ extension GPTModel {
     public func backward() {
         precondition(backwardReady, "backward() needs a forward pass with targets (and gradientsEnabled) before it")
         backwardReady = false
-        let count = trainedCount
         deferredTokenGradient = nil
-        // Split across threads with someone listening: each range is summed over the slices and
-        // announced as soon as every slice has finished it, in backward order.
-        let progress = activeSlices > 1 && gradientsFinal != nil ? sliceProgress(announce: gradientsFinal!) : nil
-        // Slices after the first sum into buffers of their own (zero between steps: the pass
-        // that adds them in clears them as it reads them).
+        // Split across threads: each range is summed over the slices (and announced to a
+        // listener) as soon as every slice has finished it, in backward order. Slices after the
+        // first add into buffers of their own, zero between steps: the sum clears what it reads.
+        let progress = activeSlices > 1 ? sliceProgress(announce: gradientsFinal ?? { _ in }) : nil
         forEachSlice { k in backwardSlice(pass(k), progress: progress) }
         if let progress {
             let complete = progress.finish()
             precondition(complete, "every range of a split backward is summed and announced")
-        } else if activeSlices > 1 {
-            splitter.run(count, costPerItem: activeSlices - 1) { range, _ in addSliceGradients(range) }
         }
     }
 
     /// Adds what the slices after the first wrote at `range` into `trainedGradients` and clears
-    /// their buffers, slice by slice: the same sums however the buffer is cut into ranges.
+    /// their buffers (handing the pages back), slice by slice: the same sums however the buffer
+    /// is cut into ranges.
     private func addSliceGradients(_ range: Range<Int>) {
-        let g = trainedGradients.baseAddress!, extra = sliceGradients!.baseAddress!, count = trainedCount
+        let g = trainedGradients.baseAddress!, extra = sliceGradients!
         for k in 0..<(activeSlices - 1) {
-            let src = extra + k * count
+            let src = extra.start(slice: k)
             var i = range.lowerBound
             while i &+ 8 <= range.upperBound {
                 store8(load8(g + i) + load8(src + i), g + i)
-                store8(.zero, src + i)
                 i &+= 8
             }
-            while i < range.upperBound { g[i] += src[i]; src[i] = 0; i &+= 1 }
+            while i < range.upperBound { g[i] += src[i]; i &+= 1 }
+            extra.clear(range, slice: k)
         }
     }
 
@@ -77,6 +74,9 @@ extension GPTModel {
             if a.recomputesBlocks && l < config.nLayer - 1 {
                 blockForward(l, p, params: params, attention: attention, training: true)
             }
+            // A slice with a buffer of its own keeps at most sliceRangesInFlight block ranges
+            // unsummed: before touching one more it waits for the slowest slice.
+            if p.slice > 0 { progress?.waitUntilSummed(config.nLayer - l - Self.sliceRangesInFlight) }
             blockBackward(l, p, params: params, attention: attention)
             finished(config.nLayer - l)
         }

@@ -5,6 +5,8 @@ extension GPTModel {
         let a: Activations
         /// The adapters' activations (LoRA only).
         let lora: LoRAActivations?
+        /// Which slice of the split this is (0 writes `trainedGradients` itself).
+        let slice: Int
         let batch: Int, seq: Int, batchOffset: Int
         /// This slice's trained gradients: the base's (`layout`), or with LoRA the adapters'
         /// (`LoRALayout`; the base then gets none).
@@ -18,8 +20,8 @@ extension GPTModel {
     func pass(_ k: Int) -> Pass {
         let s = slices[k]
         let whole = activeSlices == 1
-        let grads = k == 0 ? trainedGradients.baseAddress! : sliceGradients!.baseAddress! + (k - 1) * trainedCount
-        return Pass(a: s.activations, lora: s.lora, batch: s.batch, seq: seq, batchOffset: s.batchOffset, grads: grads,
+        let grads = k == 0 ? trainedGradients.baseAddress! : sliceGradients!.start(slice: k - 1)
+        return Pass(a: s.activations, lora: s.lora, slice: k, batch: s.batch, seq: seq, batchOffset: s.batchOffset, grads: grads,
                     splitter: whole ? splitter : WorkSplitter(threads: 1), threads: whole ? threads : 1)
     }
 

@@ -19,7 +19,9 @@ import Foundation
 /// `backward` (data parallelism inside the process: no synchronisation inside a step). A batch of
 /// one sequence runs on every thread kernel by kernel (multi-threaded sgemm, split loops).
 /// Dropout masks are indexed by position in the whole batch, so they do not depend on the split.
-/// Splitting costs one extra gradient buffer per extra thread.
+/// Each slice after the first adds into a gradient buffer of its own (`SliceGradients`), whose
+/// ranges are summed into `gradients` and given back to the kernel as backward finishes them:
+/// what stays resident is wte's gradient and `sliceRangesInFlight` blocks' per extra slice.
 ///
 /// OpenBLAS's thread count is process-wide: the model sets it to `threads` when created and
 /// after every split pass, so give every model of a process the same `threads`.
@@ -126,8 +128,12 @@ public final class GPTModel {
     var splitProgress: SliceProgress?
     /// Logits [B, T, V] of the last forward pass without targets (made when first needed).
     var logitsStorage: UnsafeMutableBufferPointer<Float>?
-    /// Gradients of slices after the first, summed into `gradients` at the end of `backward`.
-    var sliceGradients: UnsafeMutableBufferPointer<Float>?
+    /// Gradients of slices after the first, summed into `gradients` range by range in `backward`.
+    var sliceGradients: SliceGradients?
+    /// Most ranges of the trained layout a slice after the first holds unsummed in backward
+    /// (besides the embeddings', open from forward's classifier on): a slice that would start
+    /// one more waits until the slowest slice has finished the oldest.
+    static let sliceRangesInFlight = 2
     /// Capacity of the activations: sequences per slice, tokens per sequence, whole batch.
     var capacity = (sliceBatch: 0, seq: 0, batch: 0)
     let splitter: WorkSplitter
@@ -153,8 +159,12 @@ public final class GPTModel {
     /// A model initialised from `generator` (see `initializeParameters(generator:)`), which is
     /// left where nanoGPT's first batch reads it. `dropoutSeed` seeds `dropoutGenerator` and,
     /// with `lora`, the adapters' A (which draw nothing from `generator`).
+    /// With `initialize` false the parameters are left at zero and `generator` untouched (for a
+    /// caller that overwrites them all at once, as loading a checkpoint does: the 124M shape's
+    /// draws took seconds of `sample`'s and `serve`'s start).
     public init(config: GPTConfig, initializingFrom generator: inout TorchGenerator, dropoutSeed: UInt64,
-                threads: Int = ProcessInfo.processInfo.activeProcessorCount, lora: LoRAConfig? = nil) throws {
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount, lora: LoRAConfig? = nil,
+                initialize: Bool = true) throws {
         try config.validate()
         try lora?.validate()
         self.config = config
@@ -173,14 +183,13 @@ public final class GPTModel {
         trainedBackwardRanges = self.lora?.layout.backwardRanges ?? layout.backwardRanges
         dropoutGenerator = RandomGenerator(seed: dropoutSeed ^ 0x6A09_E667_F3BC_C908)
         openblas_set_num_threads(Int32(self.threads))
-        initializeParameters(generator: &generator)
+        if initialize { initializeParameters(generator: &generator) }
     }
 
     deinit {
         parameters.deallocate()
         gradients.baseAddress?.deallocate()
         logitsStorage?.deallocate()
-        sliceGradients?.deallocate()
     }
 
     /// Re-draws every parameter as nanoGPT's `GPT(config)` does after `torch.manual_seed(seed)`
@@ -277,9 +286,7 @@ public final class GPTModel {
                                 lora: lora.map { LoRAActivations(config: config, lora: $0.config, positions: sliceBatch * t) }))
         }
         if count > 1 && sliceGradients == nil {
-            let g = UnsafeMutableBufferPointer<Float>.allocate(capacity: (threads - 1) * trainedCount)
-            g.initialize(repeating: 0)
-            sliceGradients = g
+            sliceGradients = SliceGradients(count: trainedCount, slices: threads - 1)
         }
         capacity = (sliceBatch, t, total)
     }
@@ -299,7 +306,9 @@ public final class GPTModel {
         /// Parameters (the adapters' included) and the trained gradients (the adapters' alone
         /// when the base is frozen).
         public var parameters: Int, gradients: Int
-        /// Gradient buffers of batch slices after the first (a batch split across threads).
+        /// The most of the gradient buffers of batch slices after the first (a batch split
+        /// across threads) that is resident at once: per extra slice, the embeddings', ln_f's
+        /// and `sliceRangesInFlight` blocks' gradients.
         public var sliceGradients: Int
         /// Activations kept between forward and backward (residual stream, blocks, ln_f, lse).
         public var activations: Int
@@ -316,8 +325,18 @@ public final class GPTModel {
             + (logitsStorage?.count ?? 0)
         let adapters = lora?.layout.count ?? 0
         return Memory(parameters: (layout.count + adapters) * f, gradients: trainedCount * f,
-                      sliceGradients: (sliceGradients?.count ?? 0) * f, activations: stored * f,
+                      sliceGradients: residentSliceGradientFloats * f, activations: stored * f,
                       workspace: workspace * f)
+    }
+
+    /// Floats of the slices' gradient buffers resident at most during a step (see `memory`).
+    private var residentSliceGradientFloats: Int {
+        guard sliceGradients != nil, slices.count > 1 else { return 0 }
+        let ranges = trainedBackwardRanges
+        let blocks = ranges.dropFirst().dropLast().map(\.count).max() ?? 0
+        let perSlice = ranges.first!.count + ranges.last!.count
+            + min(Self.sliceRangesInFlight, ranges.count - 2) * blocks
+        return (slices.count - 1) * perSlice
     }
 
     /// Bytes of activation memory currently reserved (stored, workspace and slice gradients).

@@ -3,7 +3,8 @@ import Foundation
 /// The ranges of a backward pass split across threads: every slice reports each range it has
 /// finished; once all have, the slices' gradients of that range are summed and the range is
 /// announced, ranges strictly in backward order (so every rank of a job announces the same
-/// ranges in the same order, whichever thread finishes first).
+/// ranges in the same order, whichever thread finishes first). A slice may wait until a range is
+/// summed (`waitUntilSummed`), which bounds how far it runs ahead of the slowest slice.
 final class SliceProgress {
     /// The ranges in the order backward finishes them.
     let ranges: [Range<Int>]
@@ -12,7 +13,7 @@ final class SliceProgress {
     private var slices = 0
     private var sum: (Range<Int>) -> Void = { _ in }
     private var announce: (Range<Int>) -> Void = { _ in }
-    private let lock = NSLock()
+    private let lock = NSCondition()
 
     init(ranges: [Range<Int>]) {
         self.ranges = ranges
@@ -41,6 +42,17 @@ final class SliceProgress {
             announce(ranges[next])
             next += 1
         }
+        lock.broadcast()
+    }
+
+    /// Blocks until range `index` (and every range before it) has been summed and announced;
+    /// returns at once for a negative `index`. A slice that waits here for a range it has
+    /// finished itself waits only for slower slices, so the slowest slice never waits.
+    func waitUntilSummed(_ index: Int) {
+        guard index >= 0 else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        while next <= index { lock.wait() }
     }
 
     /// Ends a backward: true when every range was summed and announced. Lets go of the closures

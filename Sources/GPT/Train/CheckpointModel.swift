@@ -8,8 +8,10 @@ extension Checkpoint {
         let contents = try read(path: path)
         var config = contents.modelConfig
         config.dropout = 0
-        let model = try GPTModel(config: config, seed: 0,
-                                 threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount)
+        var unused = TorchGenerator(seed: 0)   // every parameter is overwritten below: no random init
+        let model = try GPTModel(config: config, initializingFrom: &unused, dropoutSeed: 0,
+                                 threads: threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount,
+                                 initialize: false)
         contents.mergedParameters.withUnsafeBufferPointer { _ = model.parameters.update(fromContentsOf: $0) }
         model.isTraining = false
         return (model, contents)
