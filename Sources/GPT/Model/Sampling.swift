@@ -29,6 +29,9 @@ public struct SamplingOptions: Equatable, Sendable {
 /// Picks tokens from logits; keeps its scratch space between calls.
 struct TokenSampler {
     private var candidates: [(index: Int32, value: Float)] = []
+    /// The logits divided by the temperature, and the heap that finds top_k's threshold in them.
+    private var scaled: [Float] = []
+    private var heap: [Float] = []
 
     mutating func sample(_ logits: UnsafeBufferPointer<Float>, options: SamplingOptions,
                          rng: inout RandomGenerator) -> Int32 {
@@ -39,10 +42,15 @@ struct TokenSampler {
         }
         candidates.removeAll(keepingCapacity: true)
         let inverseTemperature = 1 / options.temperature
-        for i in 0..<logits.count { candidates.append((Int32(i), logits[i] * inverseTemperature)) }
-        if let k = options.topK, k < candidates.count {
+        scaled.removeAll(keepingCapacity: true)
+        for i in 0..<logits.count { scaled.append(logits[i] * inverseTemperature) }
+        if let k = options.topK, k < scaled.count {
+            // Only the tokens at or above the k-th largest value (in order), without building
+            // and filtering a candidate per token: at GPT-2's 50,257 that took 0.65 ms a token.
             let threshold = kthLargest(k)
-            candidates.removeAll { $0.value < threshold }
+            for i in 0..<scaled.count where !(scaled[i] < threshold) { candidates.append((Int32(i), scaled[i])) }
+        } else {
+            for i in 0..<scaled.count { candidates.append((Int32(i), scaled[i])) }
         }
         // Softmax over the survivors.
         let maxValue = candidates.reduce(-Float.infinity) { max($0, $1.value) }
@@ -74,21 +82,34 @@ struct TokenSampler {
         return candidates.last!.index
     }
 
-    /// The k-th largest candidate value (quickselect on a copy of the values).
-    private func kthLargest(_ k: Int) -> Float {
-        var values = candidates.map(\.value)
-        var low = 0, high = values.count - 1
-        let target = k - 1
-        while low < high {
-            let pivot = values[(low + high) / 2]
-            var i = low, j = high
-            while i <= j {
-                while values[i] > pivot { i += 1 }
-                while values[j] < pivot { j -= 1 }
-                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+    /// The k-th largest of `scaled` (counting repeats): the smallest of a min-heap that keeps the
+    /// k largest seen so far; most values fail the one comparison with its root.
+    private mutating func kthLargest(_ k: Int) -> Float {
+        heap.removeAll(keepingCapacity: true)
+        for v in scaled {
+            if heap.count < k {
+                heap.append(v)
+                var i = heap.count - 1
+                while i > 0 {
+                    let parent = (i - 1) / 2
+                    guard heap[i] < heap[parent] else { break }
+                    heap.swapAt(i, parent)
+                    i = parent
+                }
+            } else if v > heap[0] {
+                heap[0] = v
+                var i = 0
+                while true {
+                    let left = 2 * i + 1, right = left + 1
+                    var smallest = i
+                    if left < k && heap[left] < heap[smallest] { smallest = left }
+                    if right < k && heap[right] < heap[smallest] { smallest = right }
+                    if smallest == i { break }
+                    heap.swapAt(i, smallest)
+                    i = smallest
+                }
             }
-            if target <= j { high = j } else if target >= i { low = i } else { break }
         }
-        return values[target]
+        return heap[0]
     }
 }
