@@ -134,12 +134,17 @@ final class ModelMemoryTests: XCTestCase {
     }
 
     /// A batch split across threads sums each slice's gradients range by range and hands the
-    /// summed pages back (ranges here are several pages long): a step after another gives the
-    /// same gradients bit for bit as the same step on a fresh model, the slice buffers read zero
-    /// afterwards, and the memory report counts wte's and two blocks' gradients per extra slice.
+    /// summed pages back (ranges here are several pages long; the size from which that happens
+    /// lowered to any): a step after another gives the same gradients bit for bit as the same
+    /// step on a fresh model, the slice buffers read zero afterwards, and the memory report counts
+    /// wte's and two blocks' gradients per extra slice.
     func testSplitBackwardGivesSummedSliceGradientsBack() throws {
         let config = GPTConfig(nLayer: 4, nHead: 2, nEmbd: 64, blockSize: 16, vocabSize: 300, bias: true, dropout: 0)
-        func make() throws -> GPTModel { try GPTModel(config: config, seed: 3, threads: 2) }
+        func make() throws -> GPTModel {
+            let m = try GPTModel(config: config, seed: 3, threads: 2)
+            m.slicePageReleaseMinimumBytes = 0
+            return m
+        }
         let (used, fresh) = (try make(), try make())
         let first = randomTokens(4 * 16 * 2, vocab: 300, seed: 50), second = randomTokens(4 * 16 * 2, vocab: 300, seed: 51)
         func step(_ m: GPTModel, _ tokens: [Int32]) throws {
@@ -159,5 +164,17 @@ final class ModelMemoryTests: XCTestCase {
         XCTAssertEqual(used.memory.sliceGradients,
                        (ranges.first!.count + ranges.last!.count + 2 * ranges[1].count) * MemoryLayout<Float>.size)
         XCTAssertLessThan(used.memory.sliceGradients, used.memory.gradients)
+        XCTAssertTrue(used.sliceGradients!.releasesPages)
+
+        // Below the size that hands pages back (this model at the default): the same sums, the
+        // buffers zeroed in place, and the whole layout resident per extra slice.
+        let kept = try GPTModel(config: config, seed: 3, threads: 2)
+        try step(kept, first)
+        try step(kept, second)
+        XCTAssertFalse(kept.sliceGradients!.releasesPages)
+        XCTAssertEqual(Array(kept.gradients), Array(fresh.gradients), "zeroing in place sums the same")
+        let keptExtra = kept.sliceGradients!.start(slice: 0)
+        XCTAssertTrue((0..<kept.layout.count).allSatisfy { keptExtra[$0] == 0 }, "summed slice gradients are zeroed")
+        XCTAssertEqual(kept.memory.sliceGradients, kept.layout.count * MemoryLayout<Float>.size)
     }
 }

@@ -74,9 +74,12 @@ extension GPTModel {
             if a.recomputesBlocks && l < config.nLayer - 1 {
                 blockForward(l, p, params: params, attention: attention, training: true)
             }
-            // A slice with a buffer of its own keeps at most sliceRangesInFlight block ranges
-            // unsummed: before touching one more it waits for the slowest slice.
-            if p.slice > 0 { progress?.waitUntilSummed(config.nLayer - l - Self.sliceRangesInFlight) }
+            // A slice with a buffer of its own that hands summed pages back keeps at most
+            // sliceRangesInFlight block ranges unsummed: before touching one more it waits for
+            // the slowest slice.
+            if p.slice > 0, sliceGradients?.releasesPages == true {
+                progress?.waitUntilSummed(config.nLayer - l - Self.sliceRangesInFlight)
+            }
             blockBackward(l, p, params: params, attention: attention)
             finished(config.nLayer - l)
         }

@@ -20,8 +20,9 @@ import Foundation
 /// one sequence runs on every thread kernel by kernel (multi-threaded sgemm, split loops).
 /// Dropout masks are indexed by position in the whole batch, so they do not depend on the split.
 /// Each slice after the first adds into a gradient buffer of its own (`SliceGradients`), whose
-/// ranges are summed into `gradients` and given back to the kernel as backward finishes them:
-/// what stays resident is wte's gradient and `sliceRangesInFlight` blocks' per extra slice.
+/// ranges are summed into `gradients` as backward finishes them and, for a model large enough
+/// (`SliceGradients.pageReleaseMinimumBytes`), given back to the kernel: what stays resident is
+/// then wte's gradient and `sliceRangesInFlight` blocks' per extra slice.
 ///
 /// OpenBLAS's thread count is process-wide: the model sets it to `threads` when created and
 /// after every split pass, so give every model of a process the same `threads`.
@@ -130,6 +131,9 @@ public final class GPTModel {
     var logitsStorage: UnsafeMutableBufferPointer<Float>?
     /// Gradients of slices after the first, summed into `gradients` range by range in `backward`.
     var sliceGradients: SliceGradients?
+    /// The smallest slice gradient buffer that hands summed pages back (tests lower it before
+    /// the first split pass to exercise that path on a small model).
+    var slicePageReleaseMinimumBytes = SliceGradients.pageReleaseMinimumBytes
     /// Most ranges of the trained layout a slice after the first holds unsummed in backward
     /// (besides the embeddings', open from forward's classifier on): a slice that would start
     /// one more waits until the slowest slice has finished the oldest.
@@ -286,7 +290,8 @@ public final class GPTModel {
                                 lora: lora.map { LoRAActivations(config: config, lora: $0.config, positions: sliceBatch * t) }))
         }
         if count > 1 && sliceGradients == nil {
-            sliceGradients = SliceGradients(count: trainedCount, slices: threads - 1)
+            sliceGradients = SliceGradients(count: trainedCount, slices: threads - 1,
+                                            releaseMinimumBytes: slicePageReleaseMinimumBytes)
         }
         capacity = (sliceBatch, t, total)
     }
@@ -308,7 +313,8 @@ public final class GPTModel {
         public var parameters: Int, gradients: Int
         /// The most of the gradient buffers of batch slices after the first (a batch split
         /// across threads) that is resident at once: per extra slice, the embeddings', ln_f's
-        /// and `sliceRangesInFlight` blocks' gradients.
+        /// and `sliceRangesInFlight` blocks' gradients when summed pages are handed back, the
+        /// whole layout's when the model is too small for that to pay.
         public var sliceGradients: Int
         /// Activations kept between forward and backward (residual stream, blocks, ln_f, lse).
         public var activations: Int
@@ -331,7 +337,8 @@ public final class GPTModel {
 
     /// Floats of the slices' gradient buffers resident at most during a step (see `memory`).
     private var residentSliceGradientFloats: Int {
-        guard sliceGradients != nil, slices.count > 1 else { return 0 }
+        guard let extra = sliceGradients, slices.count > 1 else { return 0 }
+        guard extra.releasesPages else { return (slices.count - 1) * trainedCount }
         let ranges = trainedBackwardRanges
         let blocks = ranges.dropFirst().dropLast().map(\.count).max() ?? 0
         let perSlice = ranges.first!.count + ranges.last!.count
