@@ -18,8 +18,11 @@ struct Attention {
 
     /// Queries per tile (one online-softmax state each).
     static let queryRows = 16
-    /// Keys per tile; a multiple of `queryRows`, so a key tile starts on a query tile.
-    static let keyColumns = 16
+    /// Keys per tile; a multiple of `queryRows`, so a key tile starts on a query tile. Products
+    /// against a tile take only the keys its query rows can see. (16 before 2026-12-04: at
+    /// shakespeare-cpu, T = 64, one tile per query block spares the online rescaling; forward
+    /// 0.69 → 0.60 ms a layer on one thread, backward unchanged.)
+    static let keyColumns = 64
 
     var channels: Int { heads * headSize }
     var scale: Float { 1 / Float(headSize).squareRoot() }
@@ -184,10 +187,12 @@ struct Attention {
             }
             var j0 = 0
             while j0 < t {
-                let columns = min(bc, t - j0), width = (columns + 7) & ~7
+                let tileColumns = min(bc, t - j0)
                 var i0 = j0
                 while i0 < t {
                     let rows = min(br, t - i0)
+                    // Keys of this tile that any of these query rows sees (the rest are masked).
+                    let columns = min(tileColumns, i0 + rows - j0), width = (columns + 7) & ~7
                     tileProduct(m: rows, n: width, k: hs, alpha: alpha, a: q + i0 * c3, aRow: c3, aColumn: 1,
                                 b: s.keysT + j0 * hs, ldb: bc, c: s.scores, ldc: bc, accumulate: false)
                     // dP̃ = dO vᵀ (the gradient of the dropped probabilities).
