@@ -14,7 +14,7 @@ final class ModelAttentionTests: XCTestCase {
             (seq, heads, headSize) = (t, h, hs)
             let c = heads * headSize
             let qkv = randomFloats(batch * t * 3 * c, seed: 1), dout = randomFloats(batch * t * c, seed: 2)
-            for dropout in [nil, DropoutMask(stepKey: 99, site: 1, probability: 0.3)] {
+            for dropout in [nil, DropoutMask(stepKey: 99, site: .attentionWeights(block: 0), probability: 0.3)] {
                 let reference = referenceAttention(qkv: qkv, dout: dout, dropout: dropout)
                 let attention = Attention(batch: batch, seq: t, heads: heads, headSize: headSize)
                 for threads in [1, 2] {
@@ -42,7 +42,7 @@ final class ModelAttentionTests: XCTestCase {
     func testBatchOffsetSelectsTheWholeBatchMask() {
         (seq, heads, headSize) = (20, 2, 8)
         let c = heads * headSize, t = seq
-        let dropout = DropoutMask(stepKey: 7, site: 4, probability: 0.5)
+        let dropout = DropoutMask(stepKey: 7, site: .attentionWeights(block: 1), probability: 0.5)
         let qkv = randomFloats(batch * t * 3 * c, seed: 5)
         let whole = Attention(batch: batch, seq: t, heads: heads, headSize: headSize)
         let second = Attention(batch: 1, seq: t, heads: heads, headSize: headSize)

@@ -100,7 +100,7 @@ extension GPTModel {
 
         // MLP branch: out = mid + dropout(c_proj(gelu(c_fc(ln_2(mid))))).
         var dBranch = UnsafePointer(a.dResidual)
-        if let m = mask(site: 3 + 3 * l) {
+        if let m = mask(site: .mlpOutput(block: l)) {
             m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, base: residualBase, splitter: p.splitter)
             dBranch = UnsafePointer(a.dBranch)
         }
@@ -121,7 +121,7 @@ extension GPTModel {
 
         // Attention branch: mid = x + dropout(c_proj(attention(c_attn(ln_1(x))))).
         dBranch = UnsafePointer(a.dResidual)
-        if let m = mask(site: 2 + 3 * l) {
+        if let m = mask(site: .attentionOutput(block: l)) {
             m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, base: residualBase, splitter: p.splitter)
             dBranch = UnsafePointer(a.dBranch)
         }
@@ -130,7 +130,7 @@ extension GPTModel {
                        inFeatures: c, outFeatures: c, ones: a.ones)
         loraBackward(block: l, target: .attentionProjection, dout: dBranch, inp: s.attnOut, dinp: a.dAttnOut, p)
         attention.backward(dqkv: a.dQKV, dout: a.dAttnOut, out: s.attnOut, lse: s.lse, qkv: s.qkv,
-                           dropout: mask(site: 1 + 3 * l), batchOffset: p.batchOffset,
+                           dropout: mask(site: .attentionWeights(block: l)), batchOffset: p.batchOffset,
                            scratch: a.attentionScratch, threads: p.threads)
         linearBackward(dinp: a.dNorm, dweight: g(w.attnWeight), dbias: g(w.attnBias), dout: a.dQKV,
                        inp: s.ln1, weight: params + w.attnWeight, rows: bt, inFeatures: c, outFeatures: 3 * c,
@@ -145,7 +145,7 @@ extension GPTModel {
     /// position embeddings.
     private func embeddingBackward(_ p: Pass, tokenRows: Bool) {
         let c = config.nEmbd, t = p.seq, bt = p.rows, a = p.a
-        if let m = mask(site: 0) {
+        if let m = mask(site: .embeddings) {
             m.apply(out: a.dResidual, inp: a.dResidual, count: bt * c, base: p.batchOffset * t * c,
                     splitter: p.splitter)
         }

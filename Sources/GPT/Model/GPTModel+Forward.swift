@@ -191,7 +191,7 @@ extension GPTModel {
                 while i < c { o[i] = e[i] + pe[i]; i &+= 1 }
             }
         }
-        if let m = mask(site: 0) {
+        if let m = mask(site: .embeddings) {
             m.apply(out: x, inp: x, count: p.rows * c, base: p.batchOffset * t * c, splitter: p.splitter)
         }
     }
@@ -210,10 +210,10 @@ extension GPTModel {
         linearForward(out: s.qkv, inp: s.ln1, weight: params + w.attnWeight, bias: bias(w.attnBias),
                       rows: bt, inFeatures: c, outFeatures: 3 * c, splitter: p.splitter)
         loraForward(block: l, target: .attention, out: s.qkv, inp: s.ln1, p)
-        attention.forward(out: s.attnOut, lse: s.lse, qkv: s.qkv, dropout: mask(site: 1 + 3 * l),
+        attention.forward(out: s.attnOut, lse: s.lse, qkv: s.qkv, dropout: mask(site: .attentionWeights(block: l)),
                           batchOffset: p.batchOffset, scratch: p.a.attentionScratch, threads: p.threads)
         residualBranch(into: s.mid, residual: x, inp: s.attnOut, weight: params + w.attnProjWeight,
-                       bias: bias(w.attnProjBias), inFeatures: c, site: 2 + 3 * l,
+                       bias: bias(w.attnProjBias), inFeatures: c, site: .attentionOutput(block: l),
                        adapter: (l, .attentionProjection), p)
 
         LayerNorm.forward(out: s.ln2, mean: s.ln2Mean, rstd: s.ln2Rstd, inp: s.mid, weight: params + w.ln2Weight,
@@ -227,7 +227,7 @@ extension GPTModel {
         GELU.forward(out: p.a.fcAct, inp: s.fcPre, derivative: training ? p.a.dFC : nil, count: bt * 4 * c,
                      splitter: p.splitter)
         residualBranch(into: out, residual: s.mid, inp: p.a.fcAct, weight: params + w.mlpProjWeight,
-                       bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: 3 + 3 * l,
+                       bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: .mlpOutput(block: l),
                        adapter: (l, .feedForwardProjection), p)
     }
 
@@ -236,7 +236,7 @@ extension GPTModel {
     /// copy of the residual (one pass fewer).
     private func residualBranch(into: FloatPointer, residual: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, inFeatures: Int,
-                                site: Int, adapter: (block: Int, target: LoRATarget), _ p: Pass) {
+                                site: DropoutSite, adapter: (block: Int, target: LoRATarget), _ p: Pass) {
         let c = config.nEmbd, bt = p.rows
         if let m = mask(site: site) {
             linearForward(out: p.a.branch, inp: inp, weight: weight, bias: bias, rows: bt,

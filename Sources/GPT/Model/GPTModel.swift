@@ -355,7 +355,7 @@ public final class GPTModel {
     var dropoutProbability: Double { isTraining ? config.dropout : 0 }
 
     /// The dropout mask of `site` for the current pass, or nil when dropout is off.
-    func mask(site: Int) -> DropoutMask? {
+    func mask(site: DropoutSite) -> DropoutMask? {
         dropoutActive ? DropoutMask(stepKey: stepKey, site: site, probability: config.dropout) : nil
     }
 

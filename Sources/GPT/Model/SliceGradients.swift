@@ -22,9 +22,8 @@ final class SliceGradients {
     /// True when summed ranges give their pages back (stretches of `pageReleaseMinimumBytes` or
     /// more); backward then bounds the ranges a slice holds unsummed.
     let releasesPages: Bool
-    /// The smallest stretch, in bytes, whose summed ranges are handed back to the kernel. (At
-    /// shakespeare-cpu's 3.2 MB per slice, handing them back made the 2-thread step 36–39 ms
-    /// against 30–31 ms zeroing in place; at GPT-2 124M's 498 MB it saves 300 MB of peak RSS.)
+    /// The smallest stretch, in bytes, whose summed ranges are handed back to the kernel: GPT-2
+    /// 124M's 498 MB are, a 3.2 MB model's are not (docs/benchmarks.md has both measurements).
     static let pageReleaseMinimumBytes = 64 << 20
     private let base: UnsafeMutablePointer<Float>
     private let bytes: Int

@@ -19,9 +19,9 @@ struct Attention {
     /// Queries per tile (one online-softmax state each).
     static let queryRows = 16
     /// Keys per tile; a multiple of `queryRows`, so a key tile starts on a query tile. Products
-    /// against a tile take only the keys its query rows can see. (16 before 2026-12-04: at
-    /// shakespeare-cpu, T = 64, one tile per query block spares the online rescaling; forward
-    /// 0.69 → 0.60 ms a layer on one thread, backward unchanged.)
+    /// against a tile take only the keys its query rows can see, so a wide tile costs nothing
+    /// above the diagonal, and up to T = 64 one tile holds every key of a query block (no online
+    /// rescaling); docs/benchmarks.md has the measurements.
     static let keyColumns = 64
 
     var channels: Int { heads * headSize }

@@ -9,8 +9,8 @@ struct DropoutMask {
     /// 1 / (1 - p), the scale kept elements get.
     let scale: Float
 
-    init(stepKey: UInt64, site: Int, probability: Double) {
-        key = mix64(stepKey ^ (UInt64(site) &* 0xD6E8_FEB8_6659_FD93))
+    init(stepKey: UInt64, site: DropoutSite, probability: Double) {
+        key = mix64(stepKey ^ (UInt64(site.number) &* 0xD6E8_FEB8_6659_FD93))
         threshold = UInt64((probability * 16_777_216).rounded())
         scale = Float(1 / (1 - probability))
     }

@@ -1,11 +1,10 @@
 /// The LoRA adapter of one Linear of a block, in forward and backward: `y += scale·(drop(x)·Aᵀ)·Bᵀ`.
 extension GPTModel {
     /// The dropout mask of block `l`'s adapter on `target`'s input for the current pass, or nil
-    /// when lora_dropout is off (or in evaluation). Its sites follow the model's own (0 ... 3·L).
+    /// when lora_dropout is off (or in evaluation). Its sites follow the model's own (`DropoutSite`).
     func loraMask(block l: Int, target: LoRATarget) -> DropoutMask? {
         guard loraDropoutActive, let lora else { return nil }
-        let index = LoRATarget.allCases.firstIndex(of: target)!
-        return DropoutMask(stepKey: stepKey, site: 1 + 3 * config.nLayer + 4 * l + index,
+        return DropoutMask(stepKey: stepKey, site: .loraInput(block: l, target: target, layers: config.nLayer),
                            probability: lora.config.dropout)
     }
 
