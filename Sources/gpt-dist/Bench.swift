@@ -109,7 +109,7 @@ struct Bench: ParsableCommand {
         let settings = GradientExchange.Settings(bucketElements: GradientExchange.Settings.bucketElements(megabytes: bucketMB),
                                                  zeroStage: zeroStage, wire: wire)
         let t = config.blockSize, tokensPerIter = microSteps * batch * t
-        let parallel = world.size > 1
+        let multiRank = world.size > 1
 
         // The data-parallel step, then (with --compare-single) each rank alone.
         var products: (calls: Int, flops: Double, seconds: Double)?
@@ -117,7 +117,7 @@ struct Bench: ParsableCommand {
                                  settings: settings, products: &products)
         let rss = timing.peakRSSMiB
         var single: Timing?
-        if compareSingle && parallel {
+        if compareSingle && multiRank {
             var none: (calls: Int, flops: Double, seconds: Double)?
             try world.barrier()
             single = try measure(config: config, lora: lora, batch: batch, threads: threadCount, communicator: LocalCommunicator(),
@@ -129,7 +129,7 @@ struct Bench: ParsableCommand {
         // Figures over the ranks: the slowest rank sets the pace; exposed time and bytes as the mean.
         var figures = [timing.meanMs, timing.exposedMs, timing.bytesPerStep, rss, single?.meanMs ?? 0,
                        timing.exposedParameterMs]
-        if parallel {
+        if multiRank {
             var slowest = [figures[0], figures[4], rss]
             try world.allreduce(&slowest, op: .max)
             try world.allreduce(&figures, op: .sum)
@@ -145,7 +145,7 @@ struct Bench: ParsableCommand {
         let estimate = FlopsEstimate(parameters: config.parameterCount(nonEmbedding: true), layers: config.nLayer,
                                      heads: config.nHead, embedding: config.nEmbd, blockSize: t)
         let flopsPerIter = estimate.flopsPerToken * Double(tokensPerIter)
-        let timed = parallel ? mean : best
+        let timed = multiRank ? mean : best
         let achieved = flopsPerIter / (timed / 1e3) / 1e9
         func f(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
         print("model        n_layer \(config.nLayer), n_head \(config.nHead), n_embd \(config.nEmbd), block \(t), batch \(batch), vocab \(config.vocabSize), bias \(config.bias), dropout \(config.dropout) (\(f(n / 1e6, 2))M params)")
@@ -155,15 +155,15 @@ struct Bench: ParsableCommand {
         }
         let mode = !noBatchSplit && batch > 1 && threadCount > 1 ? "batch split across threads" : "kernel by kernel"
         print("threads      \(threadCount) (\(mode); OpenBLAS \(String(cString: openblas_get_corename())))")
-        if parallel {
+        if multiRank {
             print("ranks        \(world.size) (bucket_mb \(bucketMB), zero_stage \(zeroStage), grad_reduce_dtype \(wire.rawValue)); batch \(batch) x \(microSteps) micro-step\(microSteps == 1 ? "" : "s") per rank")
             print("ms/iter      \(f(mean, 2)) mean (slowest rank; \(f(best, 2)) best, \(f(median, 2)) median on rank 0) of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
         } else {
             print("ms/iter      \(f(best, 2)) best, \(f(median, 2)) median, \(f(timing.meanMs, 2)) mean of \(iters) (after \(warmup) warm-up); loss \(f(Double(timing.lastLoss), 4))")
         }
         print("cpu ms/iter  \(f(timing.cpuPerIter, 2)) (CPU time of all threads, mean; spinning BLAS threads included)")
-        print("tokens/s     \(f(Double(tokensPerIter * world.size) / (timed / 1e3), 0))\(parallel ? " (all ranks)" : "")")
-        if parallel {
+        print("tokens/s     \(f(Double(tokensPerIter * world.size) / (timed / 1e3), 0))\(multiRank ? " (all ranks)" : "")")
+        if multiRank {
             print("exposed comm \(f(figures[1], 2)) ms/iter (\(f(100 * figures[1] / mean)) % of the step; the time a rank waits on the network, mean over ranks: \(f(figures[1] - figures[5], 2)) after backward, \(f(figures[5], 2)) in forward)")
             print("bytes/rank   \(f(figures[2] / 1e6, 2)) MB sent per rank per step")
             let baseline = single != nil ? figures[4] : baselineMs
@@ -171,7 +171,7 @@ struct Bench: ParsableCommand {
                 print("efficiency   \(f(baseline / mean, 3)) (one rank alone: \(f(baseline, 2)) ms/iter\(single != nil ? ", slowest of the ranks run alone" : ", given"); global tokens/s ÷ \(world.size) × one rank's)")
             }
         }
-        print("GFLOP/s      \(f(achieved)) (6 per parameter per token + causal attention: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(parallel ? " per rank" : "")\(lora != nil ? "; full training's count: LoRA computes no base weight gradient" : ""))")
+        print("GFLOP/s      \(f(achieved)) (6 per parameter per token + causal attention: \(f(flopsPerIter / 1e9, 3)) GFLOP/iter\(multiRank ? " per rank" : "")\(lora != nil ? "; full training's count: LoRA computes no base weight gradient" : ""))")
         if let products {
             // The replay is one micro-batch's products; a step runs microSteps of them.
             let a = Double(microSteps), ms = products.seconds * 1e3 * a
@@ -181,7 +181,7 @@ struct Bench: ParsableCommand {
         }
         print("sgemm peak   \(f(peak)) GFLOP/s (\(threadCount) threads: the best of one multi-threaded and \(threadCount) concurrent single-threaded 1024³ products)")
         print("MFU          \(f(100 * achieved / peak))% of the measured sgemm peak")
-        print("peak RSS     \(f(figures[3])) MiB\(parallel ? " (largest rank; the breakdown is rank 0's)" : "")\(activationCheckpointing ? ", activation checkpointing on" : "")")
+        print("peak RSS     \(f(figures[3])) MiB\(multiRank ? " (largest rank; the breakdown is rank 0's)" : "")\(activationCheckpointing ? ", activation checkpointing on" : "")")
         let m = timing.memory, mib = { (bytes: Int) in f(Double(bytes) / 1_048_576) }
         let known = m.parameters + m.gradients + m.sliceGradients + timing.optimizerBytes + m.activations + m.workspace
         print("  parameters \(mib(m.parameters)), gradients \(mib(m.gradients)), slice gradients \(mib(m.sliceGradients)), AdamW moments \(mib(timing.optimizerBytes)), activations \(mib(m.activations)), workspace \(mib(m.workspace)), other \(f(rss - Double(known) / 1_048_576)) MiB")
