@@ -164,6 +164,7 @@ extension Checkpoint {
     static func readTensors(in group: H5Group, names: [String: String], layout: any FlatLayout,
                             path: String, group groupPath: String) throws -> [Float] {
         var flat = [Float](repeating: 0, count: layout.count)
+        let chunks = ChecksummedChunks()
         try flat.withUnsafeMutableBufferPointer { buffer in
             for tensor in layout.tensors {
                 guard let stored = names[tensor.name], try group.kind(of: stored) == .dataset else {
@@ -174,7 +175,7 @@ extension Checkpoint {
                 guard shape == tensor.shape else {
                     throw CheckpointError.invalid(path: path, problem: "\(groupPath)/\(stored) has shape \(shape), expected \(tensor.shape) from /config")
                 }
-                try dataset.read(into: UnsafeMutableBufferPointer(rebasing: buffer[tensor.range]), conversion: .numeric)
+                try chunks.read(dataset, into: UnsafeMutableBufferPointer(rebasing: buffer[tensor.range]), conversion: .numeric)
             }
         }
         return flat

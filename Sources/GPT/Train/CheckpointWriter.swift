@@ -131,12 +131,14 @@ extension Checkpoint {
     /// The file a save of `path` writes before renaming it over `path`.
     public static func temporaryPath(for path: String) -> String { path + ".tmp" }
 
-    /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`.
+    /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`
+    /// (Fletcher-32 chunks checksummed here and written as stored: `ChecksummedChunks`).
     static func writeTensors(_ buffer: UnsafeBufferPointer<Float>, layout: any FlatLayout, into group: H5Group,
                              writeback: EarlyWriteback? = nil) throws {
+        let chunks = ChecksummedChunks()
         for tensor in layout.tensors {
             let dataset = try group.createDataset(tensor.name, of: Float.self, shape: tensor.shape)
-            try dataset.write(from: UnsafeBufferPointer(rebasing: buffer[tensor.range]))
+            try chunks.write(UnsafeBufferPointer(rebasing: buffer[tensor.range]), to: dataset)
             writeback?.wrote(bytes: tensor.count * MemoryLayout<Float>.size)
         }
     }
