@@ -26,18 +26,38 @@ public final class ChecksummedChunks {
 
     /// Writes all of `dataset` from `values` (row-major, exactly its element count).
     public func write<T: HDF5Scalar>(_ values: UnsafeBufferPointer<T>, to dataset: H5Dataset) throws {
+        let shape = try dataset.shape
+        let rowElements = shape.dropFirst().reduce(1, *)
+        guard values.count == shape.reduce(1, *) else { return try dataset.write(from: values) }
+        try write(T.self, to: dataset) { rows, destination in
+            let part = UnsafeBufferPointer(rebasing: values[(rows.lowerBound * rowElements)..<(rows.upperBound * rowElements)])
+            _ = destination.initialize(from: part)
+        }
+    }
+
+    /// Writes all of `dataset` from what `fill` puts in each part of it: rows `rows` (along the
+    /// first dimension), row-major, at the start of the buffer it is given. `fill` runs on a
+    /// second thread while the part before is written; a dataset this cannot move as chunks is
+    /// filled whole (in one call) and written by `H5Dwrite`.
+    public func write<T: HDF5Scalar>(_ type: T.Type, to dataset: H5Dataset,
+                                     rows fill: @escaping (Range<Int>, UnsafeMutableBufferPointer<T>) -> Void) throws {
         try withHDF5 {
-            guard let geometry = try ChunkGeometry(dataset, T.self), values.count == geometry.elements else {
-                return try dataset.write(from: values)
+            guard let geometry = try ChunkGeometry(dataset, T.self) else {
+                let shape = try dataset.shape
+                var values = [T](unsafeUninitializedCapacity: shape.reduce(1, *)) { buffer, count in
+                    fill(0..<(shape.first ?? 1), buffer)
+                    count = buffer.count
+                }
+                return try dataset.write(values)
             }
             try dataset.requireWritable()
             let id = try dataset.liveID()
-            let source = UnsafeRawBufferPointer(values)
             let chunkBytes = geometry.chunkBytes
             reserve(chunkBytes + 4)
             let prepare = { (chunk: Int, buffer: UnsafeMutableRawBufferPointer) in
-                let start = chunk * chunkBytes, count = min(chunkBytes, source.count - start)
-                buffer.baseAddress!.copyMemory(from: source.baseAddress! + start, byteCount: count)
+                let rows = (chunk * geometry.chunkRows)..<min((chunk + 1) * geometry.chunkRows, geometry.rows)
+                let count = rows.count * geometry.rowBytes
+                fill(rows, UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]).bindMemory(to: T.self))
                 if count < chunkBytes {
                     // The edge chunk is stored whole, past the extent as HDF5's fill value.
                     (buffer.baseAddress! + count).initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes - count)
@@ -50,7 +70,7 @@ public final class ChecksummedChunks {
             for chunk in 0..<geometry.chunks {
                 let current = buffers[chunk % 2]
                 if chunk + 1 < geometry.chunks {
-                    let next = buffers[(chunk + 1) % 2]
+                    nonisolated(unsafe) let next = buffers[(chunk + 1) % 2]
                     worker.async(group: group) { prepare(chunk + 1, next) }
                 }
                 offset[0] = hsize_t(chunk * geometry.chunkRows)
@@ -99,7 +119,8 @@ public final class ChecksummedChunks {
                     && H5Dread_chunk(id, chdf5_p_default(), offset, &mask, current.baseAddress) >= 0 && mask == 0
                 group.wait()
                 if !whole || damaged >= 0 { break }
-                worker.async(group: group) { check(chunk, current) }
+                nonisolated(unsafe) let checked = current
+                worker.async(group: group) { check(chunk, checked) }
             }
             group.wait()
             if damaged >= 0 {
@@ -127,6 +148,8 @@ struct ChunkGeometry {
     let rank: Int
     /// Elements of the dataset.
     let elements: Int
+    /// Its first dimension, and the bytes of one index of it.
+    let rows: Int, rowBytes: Int
     /// Rows (first-dimension indices) per chunk.
     let chunkRows: Int
     let chunks: Int
@@ -154,6 +177,8 @@ struct ChunkGeometry {
         else { return nil }
         rank = shape.count
         elements = shape.reduce(1, *)
+        rows = shape[0]
+        rowBytes = shape.dropFirst().reduce(1, *) * MemoryLayout<T>.stride
         chunkRows = chunkShape[0]
         chunks = (shape[0] + chunkRows - 1) / chunkRows
         chunkBytes = chunkShape.reduce(1, *) * MemoryLayout<T>.stride
