@@ -184,3 +184,23 @@ struct ChunkGeometry {
         chunkBytes = chunkShape.reduce(1, *) * MemoryLayout<T>.stride
     }
 }
+
+extension H5Dataset {
+    /// The bytes of the chunk at `offset` as stored (filtered: data, then the checksum), and its
+    /// filter mask; for tests that compare what HDF5 and ``ChecksummedChunks`` write.
+    func storedChunk(at offset: [Int]) throws -> (bytes: [UInt8], filterMask: UInt32) {
+        try withHDF5 {
+            let id = try liveID()
+            let start = offset.map { hsize_t($0) }
+            var size: hsize_t = 0, mask: UInt32 = 0
+            guard H5Dget_chunk_storage_size(id, start, &size) >= 0 else {
+                throw HDF5Error.readFailed(file: filePath, object: path, reason: reason("no chunk at \(offset)"))
+            }
+            var bytes = [UInt8](repeating: 0, count: Int(size))
+            guard H5Dread_chunk(id, chdf5_p_default(), start, &mask, &bytes) >= 0 else {
+                throw HDF5Error.readFailed(file: filePath, object: path, reason: reason("H5Dread_chunk failed"))
+            }
+            return (bytes, mask)
+        }
+    }
+}
