@@ -152,8 +152,12 @@ extension Checkpoint {
         let chunks = ChecksummedChunks()
         for tensor in layout.tensors {
             let dataset = try group.createDataset(tensor.name, of: Float.self, shape: tensor.shape)
-            try chunks.write(Float.self, to: dataset) { rows, destination in tensors(tensor, rows, destination) }
-            writeback?.wrote(bytes: tensor.count * MemoryLayout<Float>.size)
+            let columns = tensor.count / max(1, tensor.shape.first ?? 1)
+            try chunks.write(Float.self, to: dataset) { rows, destination in
+                tensors(tensor, rows, destination)
+                // The chunk before this one is being written: start the disk on what came before.
+                writeback?.wrote(bytes: rows.count * columns * MemoryLayout<Float>.size)
+            }
         }
     }
 
@@ -178,8 +182,10 @@ extension Checkpoint {
         private let fd: Int32
         private let stride: Int
         private var pending = 0
+        /// Bytes counted up to the last writeback started.
+        private var started = 0
 
-        init(path: String, stride: Int = 64 << 20) {
+        init(path: String, stride: Int = 32 << 20) {
             fd = open(path, O_RDONLY)
             self.stride = stride
         }
@@ -190,8 +196,10 @@ extension Checkpoint {
         func wrote(bytes: Int) {
             pending += bytes
             guard pending >= stride, fd >= 0 else { return }
+            // From a stride before the last start to the end: the file grows about as it is counted.
+            _ = posix_fadvise(fd, off_t(max(0, started - stride)), 0, POSIX_FADV_DONTNEED)
+            started += pending
             pending = 0
-            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
         }
     }
 
