@@ -44,7 +44,7 @@ public final class ChecksummedChunks {
         try withHDF5 {
             guard let geometry = try ChunkGeometry(dataset, T.self) else {
                 let shape = try dataset.shape
-                var values = [T](unsafeUninitializedCapacity: shape.reduce(1, *)) { buffer, count in
+                let values = [T](unsafeUninitializedCapacity: shape.reduce(1, *)) { buffer, count in
                     fill(0..<(shape.first ?? 1), buffer)
                     count = buffer.count
                 }
