@@ -75,6 +75,12 @@ public final class SafeTensorsFile {
         UnsafeRawBufferPointer(rebasing: mapping.bytes[(dataStart + entry.dataOffsets.lowerBound)..<(dataStart + entry.dataOffsets.upperBound)])
     }
 
+    /// Hands the pages of `entry`'s data back (after reading them through ``rawBytes(of:)``):
+    /// the kernel keeps them in its page cache and maps them again if they are touched.
+    public func release(_ entry: Entry) {
+        mapping.release(rawBytes(of: entry))
+    }
+
     /// Reads tensor `name` into `destination` (exactly its element count), converting F16 and
     /// BF16 to Float32. Throws for a missing tensor, another dtype or a wrong-sized buffer.
     public func read(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {

@@ -24,6 +24,8 @@ public final class SafeTensorsWriter {
     private var finished = false
     /// Bytes written since the last writeback was started.
     private var unsynced = 0
+    /// Bytes of tensor data whose disk writes were started (the file's start up to about there).
+    private var written = 0
 
     /// Creates `path.tmp` and writes the header: `entries` in order, their data back to back,
     /// `metadata` as `__metadata__` (transformers wants `format: pt`). The header is padded
@@ -64,15 +66,19 @@ public final class SafeTensorsWriter {
         guard values.count == entry.elementCount else {
             throw SafeTensorsError(path: path, .invalidArgument, "tensor '\(entry.name)' has \(entry.elementCount) elements, given \(values.count)")
         }
-        try put(UnsafeRawBufferPointer(values))
-        next += 1
-        // Start the disk writes of what is written so far (without waiting), so finish's fsync
-        // waits for the last part only.
-        unsynced += values.count * MemoryLayout<Float>.size
-        if unsynced >= 64 << 20 {
-            unsynced = 0
-            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        // In parts of 32 MiB, starting the disk writes of each (without waiting) once it is
+        // written, so finish's fsync waits for the last part only.
+        let bytes = UnsafeRawBufferPointer(values), part = 32 << 20
+        for start in stride(from: 0, to: bytes.count, by: part) {
+            try put(UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + part, bytes.count)]))
+            unsynced += min(part, bytes.count - start)
+            if unsynced >= part {
+                _ = posix_fadvise(fd, off_t(written), 0, POSIX_FADV_DONTNEED)  // to the end
+                written += unsynced
+                unsynced = 0
+            }
         }
+        next += 1
     }
 
     /// Checks that every tensor was written, syncs the file and renames it to `path`.

@@ -40,8 +40,8 @@ struct Export: ParsableCommand {
         }
         do {
             let start = Date()
-            let contents = try Checkpoint.read(path: checkpoint)
             if adaptersOnly {
+                let contents = try Checkpoint.read(path: checkpoint)
                 let notes = try PEFTExport.write(contents, to: out, overwrite: force, checkpointPath: checkpoint)
                 for note in notes { print("note: \(note)") }
                 let lora = contents.lora!
@@ -51,9 +51,8 @@ struct Export: ParsableCommand {
                              out, Date().timeIntervalSince(start)))
                 return
             }
-            let notes = try HuggingFaceExport.write(contents, to: out, overwrite: force)
+            let (m, notes) = try HuggingFaceExport.write(checkpointAt: checkpoint, to: out, overwrite: force)
             for note in notes { print("note: \(note)") }
-            let m = contents.modelConfig
             print(String(format: "exported %@: %.2fM parameters (%d layers, %d heads, %d embd, block %d, vocab %d) -> %@ (%.2f s)",
                          checkpoint, Double(m.parameterCount()) / 1e6, m.nLayer, m.nHead, m.nEmbd, m.blockSize, m.vocabSize,
                          out, Date().timeIntervalSince(start)))

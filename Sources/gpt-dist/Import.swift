@@ -31,11 +31,10 @@ struct Import: ParsableCommand {
         }
         do {
             let start = Date()
-            let imported = try HuggingFaceImport.read(directory: source, dropout: dropout)
-            try imported.write(to: out)
+            let imported = try HuggingFaceImport.write(directory: source, dropout: dropout, to: out)
             for note in imported.notes { print("note: \(note)") }
-            let m = imported.contents.modelConfig
-            let tokenizer = imported.contents.tokenizer.map { "\($0.kind.rawValue) tokenizer of \($0.vocabularySize) tokens" } ?? "no tokenizer"
+            let m = imported.modelConfig
+            let tokenizer = imported.tokenizer.map { "\($0.kind.rawValue) tokenizer of \($0.vocabularySize) tokens" } ?? "no tokenizer"
             print(String(format: "imported %@: %.2fM parameters (%d layers, %d heads, %d embd, block %d, vocab %d, dropout %g), %@ -> %@ (%.2f s)",
                          source, Double(m.parameterCount()) / 1e6, m.nLayer, m.nHead, m.nEmbd, m.blockSize, m.vocabSize,
                          m.dropout, tokenizer, out, Date().timeIntervalSince(start)))

@@ -46,19 +46,52 @@ public struct GPT2TensorMap {
             && (parts[3] == "bias" || parts[3] == "masked_bias")
     }
 
-    /// Copies a `[rows, columns]` row-major matrix into `destination` as `[columns, rows]`, in
-    /// tiles so both sides stay in cache.
+    /// The `columns × rows` transpose of the row-major `rows × columns` matrix `source`.
     static func transpose(_ source: UnsafeBufferPointer<Float>, rows: Int, columns: Int,
                           into destination: UnsafeMutableBufferPointer<Float>) {
         precondition(source.count == rows * columns && destination.count == rows * columns)
+        transpose(source, rows: rows, columns: columns, outputRows: 0..<columns, into: destination)
+    }
+
+    /// Rows `outputRows` of the transpose of the row-major `rows × columns` matrix `source` (its
+    /// columns `outputRows`, each `rows` long) into the start of `destination`: 32×32 tiles,
+    /// moved as 4×4 blocks of vectors.
+    static func transpose(_ source: UnsafeBufferPointer<Float>, rows: Int, columns: Int, outputRows: Range<Int>,
+                          into destination: UnsafeMutableBufferPointer<Float>) {
+        precondition(source.count >= rows * columns && outputRows.upperBound <= columns
+                     && destination.count >= outputRows.count * rows)
+        guard rows > 0, !outputRows.isEmpty else { return }
+        let s = UnsafeRawPointer(source.baseAddress!), d = UnsafeMutableRawPointer(destination.baseAddress!)
+        let size = MemoryLayout<Float>.stride, first = outputRows.lowerBound
+        /// Element (row r, column c) of the source; element (c, r) of the destination.
+        func from(_ r: Int, _ c: Int) -> Int { (r * columns + c) * size }
+        func to(_ c: Int, _ r: Int) -> Int { ((c - first) * rows + r) * size }
         let tile = 32
-        let s = source.baseAddress!, d = destination.baseAddress!
-        for r0 in stride(from: 0, to: rows, by: tile) {
-            let r1 = min(r0 + tile, rows)
-            for c0 in stride(from: 0, to: columns, by: tile) {
-                let c1 = min(c0 + tile, columns)
-                for r in r0..<r1 {
-                    for c in c0..<c1 { d[c * rows + r] = s[r * columns + c] }
+        for c0 in stride(from: first, to: outputRows.upperBound, by: tile) {
+            let c1 = min(c0 + tile, outputRows.upperBound)
+            for r0 in stride(from: 0, to: rows, by: tile) {
+                let r1 = min(r0 + tile, rows)
+                var c = c0
+                while c + 4 <= c1 {
+                    var r = r0
+                    while r + 4 <= r1 {
+                        let a = s.loadUnaligned(fromByteOffset: from(r, c), as: SIMD4<Float>.self)
+                        let b = s.loadUnaligned(fromByteOffset: from(r + 1, c), as: SIMD4<Float>.self)
+                        let e = s.loadUnaligned(fromByteOffset: from(r + 2, c), as: SIMD4<Float>.self)
+                        let f = s.loadUnaligned(fromByteOffset: from(r + 3, c), as: SIMD4<Float>.self)
+                        d.storeBytes(of: SIMD4(a[0], b[0], e[0], f[0]), toByteOffset: to(c, r), as: SIMD4<Float>.self)
+                        d.storeBytes(of: SIMD4(a[1], b[1], e[1], f[1]), toByteOffset: to(c + 1, r), as: SIMD4<Float>.self)
+                        d.storeBytes(of: SIMD4(a[2], b[2], e[2], f[2]), toByteOffset: to(c + 2, r), as: SIMD4<Float>.self)
+                        d.storeBytes(of: SIMD4(a[3], b[3], e[3], f[3]), toByteOffset: to(c + 3, r), as: SIMD4<Float>.self)
+                        r += 4
+                    }
+                    for r in r..<r1 {
+                        for k in c..<(c + 4) { d.storeBytes(of: s.load(fromByteOffset: from(r, k), as: Float.self), toByteOffset: to(k, r), as: Float.self) }
+                    }
+                    c += 4
+                }
+                for k in c..<c1 {
+                    for r in r0..<r1 { d.storeBytes(of: s.load(fromByteOffset: from(r, k), as: Float.self), toByteOffset: to(k, r), as: Float.self) }
                 }
             }
         }

@@ -41,6 +41,38 @@ public enum HuggingFaceExport {
     public static func write(_ checkpoint: CheckpointContents, to directory: String, overwrite: Bool = false) throws -> [String] {
         // LoRA adapters go into the weights they adapt: W + scale·B·A.
         let contents = checkpoint.merged
+        return try contents.parameters.withUnsafeBufferPointer { flat in
+            try write(checkpoint, merged: contents, to: directory, overwrite: overwrite) { UnsafeBufferPointer(rebasing: flat[$0.range]) }
+        }
+    }
+
+    /// Exports the checkpoint at `checkpoint` as `write(_:to:overwrite:)` does, reading its model
+    /// a tensor at a time as the safetensors file is written (no flat buffer of the model; the
+    /// disk writes the first tensors while the later are read). A checkpoint with LoRA adapters
+    /// is read whole, to merge them. Returns the model's shape and the notes.
+    public static func write(checkpointAt checkpoint: String, to directory: String,
+                             overwrite: Bool = false) throws -> (model: GPTConfig, notes: [String]) {
+        let header = try Checkpoint.read(path: checkpoint, modelTensors: false)
+        if header.lora != nil || !header.parameters.isEmpty {
+            let contents = header.lora != nil ? try Checkpoint.read(path: checkpoint) : header
+            return (contents.modelConfig, try write(contents, to: directory, overwrite: overwrite))
+        }
+        let reader = try Checkpoint.ModelTensorReader(path: checkpoint)
+        let largest = ParameterLayout(config: header.modelConfig).tensors.map(\.count).max() ?? 0
+        let loaded = UnsafeMutableBufferPointer<Float>.allocate(capacity: largest)
+        defer { loaded.deallocate() }
+        let notes = try write(header, merged: header, to: directory, overwrite: overwrite) { tensor in
+            let part = UnsafeMutableBufferPointer(rebasing: loaded[0..<tensor.count])
+            try reader.read(tensor, into: part)
+            return UnsafeBufferPointer(part)
+        }
+        return (header.modelConfig, notes)
+    }
+
+    /// `write(_:to:overwrite:)` of `checkpoint` whose adapters are merged in `contents`, with
+    /// the model's tensors from `tensor` (each valid until the next call).
+    static func write(_ checkpoint: CheckpointContents, merged contents: CheckpointContents, to directory: String,
+                      overwrite: Bool, tensor: (TensorView) throws -> UnsafeBufferPointer<Float>) throws -> [String] {
         let path = try outputFolder(directory, replacing: fileNames, overwrite: overwrite)
         func save(_ data: Data, _ name: String) throws {
             do { try data.write(to: URL(fileURLWithPath: path(name)), options: .atomic) } catch {
@@ -55,7 +87,7 @@ public enum HuggingFaceExport {
         if !model.bias {
             notes.append("the model has no biases (bias: false); GPT-2 always has them, so they are written as zeros")
         }
-        try writeWeights(contents, to: path(HuggingFaceWeights.fileName))
+        try writeWeights(contents, to: path(HuggingFaceWeights.fileName), tensor: tensor)
 
         var endOfText: Int?
         switch contents.tokenizer {
@@ -87,30 +119,32 @@ public enum HuggingFaceExport {
 
     /// `model.safetensors`: every tensor of a GPT-2 of the model's shape (with biases), Conv1D
     /// weights transposed, streamed one tensor at a time; biases the model lacks are zeros.
-    static func writeWeights(_ contents: CheckpointContents, to path: String) throws {
+    static func writeWeights(_ contents: CheckpointContents, to path: String,
+                             tensor read: (TensorView) throws -> UnsafeBufferPointer<Float>) throws {
         var full = contents.modelConfig
         full.bias = true
         let source = ParameterLayout(config: contents.modelConfig)
         let map = GPT2TensorMap(layout: ParameterLayout(config: full))
         let writer = try SafeTensorsWriter(path: path, entries: map.entries.map { .init(name: $0.name, shape: $0.huggingFaceShape) })
-        var scratch = [Float](repeating: 0, count: map.entries.map(\.tensor.count).max() ?? 0)
-        try contents.parameters.withUnsafeBufferPointer { flat in
-            try scratch.withUnsafeMutableBufferPointer { scratch in
-                for entry in map.entries {
-                    let staged = UnsafeMutableBufferPointer(rebasing: scratch[0..<entry.tensor.count])
-                    if let tensor = source.tensor(named: entry.name) {
-                        let values = UnsafeBufferPointer(rebasing: flat[tensor.range])
-                        if entry.isConv1D {
-                            GPT2TensorMap.transpose(values, rows: tensor.shape[0], columns: tensor.shape[1], into: staged)
-                        } else {
-                            try writer.write(values)
-                            continue
-                        }
+        // Room for what is written from here: a transpose, or zeros for a bias the model lacks.
+        let staging = map.entries.filter { $0.isConv1D || source.tensor(named: $0.name) == nil }.map(\.tensor.count).max() ?? 0
+        var scratch = [Float](repeating: 0, count: staging)
+        try scratch.withUnsafeMutableBufferPointer { scratch in
+            for entry in map.entries {
+                let tensor = source.tensor(named: entry.name)
+                let staged = UnsafeMutableBufferPointer(rebasing: scratch[0..<(entry.isConv1D || tensor == nil ? entry.tensor.count : 0)])
+                if let tensor {
+                    let values = try read(tensor)
+                    if entry.isConv1D {
+                        GPT2TensorMap.transpose(values, rows: tensor.shape[0], columns: tensor.shape[1], into: staged)
                     } else {
-                        staged.update(repeating: 0)
+                        try writer.write(values)
+                        continue
                     }
-                    try writer.write(UnsafeBufferPointer(staged))
+                } else {
+                    staged.update(repeating: 0)
                 }
+                try writer.write(UnsafeBufferPointer(staged))
             }
         }
         try writer.finish()

@@ -7,6 +7,14 @@ extension Checkpoint {
     /// float64, keys may carry torch.compile's `_orig_mod.` prefix, and attn.bias mask buffers
     /// are ignored). `/optimizer`, `/state`, `/tokenizer` and `/lora` are read when present.
     public static func read(path: String) throws -> CheckpointContents {
+        try read(path: path, modelTensors: true)
+    }
+
+    /// `read(path:)`, or without `modelTensors` everything but the model's tensors and the
+    /// optimizer's moments: `parameters` is then empty, unless the file's `lm_head.weight` is a
+    /// separate copy (which is checked against `wte`, so both are read). `ModelTensorReader`
+    /// reads the tensors one at a time.
+    static func read(path: String, modelTensors: Bool) throws -> CheckpointContents {
         let file = try H5File.open(at: path)
         defer { file.close() }
         func invalid(_ problem: String) -> CheckpointError { .invalid(path: path, problem: problem) }
@@ -25,12 +33,7 @@ extension Checkpoint {
             }
         }
         let modelGroup = try file.group("model")
-        var names: [String: String] = [:]  // state_dict key -> name in the file
-        for stored in try modelGroup.childNames() {
-            let key = stored.hasPrefix("_orig_mod.") ? String(stored.dropFirst("_orig_mod.".count)) : stored
-            if key.hasSuffix(".attn.bias") && !key.hasSuffix("c_attn.bias") { continue }  // causal-mask buffer
-            names[key] = stored
-        }
+        let names = try modelTensorNames(in: modelGroup)
 
         func integer(_ key: String) throws -> Int {
             switch settings[key] {
@@ -58,7 +61,11 @@ extension Checkpoint {
         do { try config.validate() } catch { throw invalid("/config: \(error)") }
         let layout = ParameterLayout(config: config)
 
-        let parameters = try readTensors(in: modelGroup, names: names, layout: layout, path: path, group: "/model")
+        let separateHead = try names["lm_head.weight"].map { stored in
+            try names["transformer.wte.weight"].map { try !modelGroup.isSameObject(stored, $0) } ?? false
+        } ?? false
+        let parameters = modelTensors || separateHead
+            ? try readTensors(in: modelGroup, names: names, layout: layout, path: path, group: "/model") : []
         let known = Set(layout.stateDictNames)
         if let extra = names.keys.sorted().first(where: { !known.contains($0) }) {
             throw invalid("/model/\(names[extra]!) is not a tensor of a model with n_layer \(config.nLayer), bias \(bias)")
@@ -80,7 +87,7 @@ extension Checkpoint {
 
         let lora = try readAdapters(file, model: config, path: path)
         var optimizer: OptimizerSnapshot?
-        if try file.kind(of: "optimizer") == .group {
+        if modelTensors, try file.kind(of: "optimizer") == .group {
             let group = try file.group("optimizer")
             let step: Int = try group.attribute("step")
             // The moments of what trained: the adapters' when the base was frozen.
@@ -159,24 +166,68 @@ extension Checkpoint {
         return LoRASnapshot(config: lora, parameters: parameters, baseModel: base)
     }
 
+    /// The model tensors of `/model`: state_dict key -> name in the file (torch.compile's
+    /// `_orig_mod.` prefix taken off, attn.bias mask buffers left out).
+    static func modelTensorNames(in group: H5Group) throws -> [String: String] {
+        var names: [String: String] = [:]
+        for stored in try group.childNames() {
+            let key = stored.hasPrefix("_orig_mod.") ? String(stored.dropFirst("_orig_mod.".count)) : stored
+            if key.hasSuffix(".attn.bias") && !key.hasSuffix("c_attn.bias") { continue }  // causal-mask buffer
+            names[key] = stored
+        }
+        return names
+    }
+
     /// Every tensor of `layout` from `group` (by `names`: state_dict key -> stored name), checked
     /// against PyTorch's shape, into one flat buffer.
     static func readTensors(in group: H5Group, names: [String: String], layout: any FlatLayout,
                             path: String, group groupPath: String) throws -> [Float] {
         var flat = [Float](repeating: 0, count: layout.count)
+        let chunks = ChecksummedChunks()
         try flat.withUnsafeMutableBufferPointer { buffer in
             for tensor in layout.tensors {
-                guard let stored = names[tensor.name], try group.kind(of: stored) == .dataset else {
-                    throw CheckpointError.invalid(path: path, problem: "\(groupPath) has no dataset '\(tensor.name)' (needed by its /config)")
-                }
-                let dataset = try group.dataset(stored)
-                let shape = try dataset.shape
-                guard shape == tensor.shape else {
-                    throw CheckpointError.invalid(path: path, problem: "\(groupPath)/\(stored) has shape \(shape), expected \(tensor.shape) from /config")
-                }
-                try dataset.read(into: UnsafeMutableBufferPointer(rebasing: buffer[tensor.range]), conversion: .numeric)
+                try readTensor(tensor, in: group, names: names, into: UnsafeMutableBufferPointer(rebasing: buffer[tensor.range]),
+                               chunks: chunks, path: path, group: groupPath)
             }
         }
         return flat
+    }
+
+    /// One tensor of `group` (see `readTensors`) into `destination` (exactly its element count).
+    static func readTensor(_ tensor: TensorView, in group: H5Group, names: [String: String],
+                           into destination: UnsafeMutableBufferPointer<Float>, chunks: ChecksummedChunks,
+                           path: String, group groupPath: String) throws {
+        guard let stored = names[tensor.name], try group.kind(of: stored) == .dataset else {
+            throw CheckpointError.invalid(path: path, problem: "\(groupPath) has no dataset '\(tensor.name)' (needed by its /config)")
+        }
+        let dataset = try group.dataset(stored)
+        let shape = try dataset.shape
+        guard shape == tensor.shape else {
+            throw CheckpointError.invalid(path: path, problem: "\(groupPath)/\(stored) has shape \(shape), expected \(tensor.shape) from /config")
+        }
+        try chunks.read(dataset, into: destination, conversion: .numeric)
+    }
+
+    /// Reads the model tensors of a checkpoint one at a time (after `read(path:modelTensors: false)`).
+    final class ModelTensorReader {
+        private let file: H5File
+        private let group: H5Group
+        private let names: [String: String]
+        private let path: String
+        private let chunks = ChecksummedChunks()
+
+        init(path: String) throws {
+            self.path = path
+            file = try H5File.open(at: path)
+            group = try file.group("model")
+            names = try Checkpoint.modelTensorNames(in: group)
+        }
+
+        deinit { file.close() }
+
+        /// `tensor` into `destination` (exactly its element count).
+        func read(_ tensor: TensorView, into destination: UnsafeMutableBufferPointer<Float>) throws {
+            try Checkpoint.readTensor(tensor, in: group, names: names, into: destination, chunks: chunks, path: path, group: "/model")
+        }
     }
 }

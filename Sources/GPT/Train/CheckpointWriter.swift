@@ -37,9 +37,23 @@ extension Checkpoint {
         }
     }
 
+    /// Puts rows `rows` (along the first dimension, row-major) of `tensor` at the start of
+    /// `destination`; runs on a second thread while the rows before are written.
+    public typealias TensorRows = (_ tensor: TensorView, _ rows: Range<Int>, _ destination: UnsafeMutableBufferPointer<Float>) -> Void
+
     /// Writes a checkpoint of the flat `parameters` laid out by `layout` (a model that is not
     /// built, e.g. one imported from another format); otherwise as `write(to:model:...)`.
     public static func write(to path: String, parameters: UnsafeBufferPointer<Float>, layout: ParameterLayout,
+                             optimizer: AdamW?, config: TrainConfig, state: TrainingState?, tokenizer: (any Tokenizer)?,
+                             moments: ((MomentWriter) throws -> Void)? = nil, adapters: Adapters? = nil) throws {
+        try write(to: path, tensors: rows(of: parameters), layout: layout, optimizer: optimizer, config: config,
+                  state: state, tokenizer: tokenizer, moments: moments, adapters: adapters)
+    }
+
+    /// Writes a checkpoint whose model tensors `tensors` hands over a part at a time (a model
+    /// converted as it is written, e.g. imported from another format, without a flat buffer of
+    /// it); otherwise as `write(to:parameters:...)`.
+    public static func write(to path: String, tensors: @escaping TensorRows, layout: ParameterLayout,
                              optimizer: AdamW?, config: TrainConfig, state: TrainingState?, tokenizer: (any Tokenizer)?,
                              moments: ((MomentWriter) throws -> Void)? = nil, adapters: Adapters? = nil) throws {
         let temporary = temporaryPath(for: path)
@@ -53,7 +67,7 @@ extension Checkpoint {
             let writeback = EarlyWriteback(path: temporary)
             try file.setAttribute("format", format)
             try file.setAttribute("format_version", formatVersion)
-            try writeTensors(parameters, layout: layout, into: file.createGroup("model"), writeback: writeback)
+            try writeTensors(tensors, layout: layout, into: file.createGroup("model"), writeback: writeback)
             try file.link(target: "/model/transformer.wte.weight", as: "/model/lm_head.weight")
             var loraGroup: H5Group?
             if let adapters {
@@ -65,7 +79,7 @@ extension Checkpoint {
                 try group.setAttribute("targets", lora.targetList)
                 try group.setAttribute("scale", Double(lora.scale))
                 try group.setAttribute("base_model", adapters.baseModel ?? "")
-                try writeTensors(adapters.parameters, layout: adapters.layout, into: group.createGroup("adapters"),
+                try writeTensors(rows(of: adapters.parameters), layout: adapters.layout, into: group.createGroup("adapters"),
                                  writeback: writeback)
                 loraGroup = group
             }
@@ -131,13 +145,28 @@ extension Checkpoint {
     /// The file a save of `path` writes before renaming it over `path`.
     public static func temporaryPath(for path: String) -> String { path + ".tmp" }
 
-    /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`.
-    static func writeTensors(_ buffer: UnsafeBufferPointer<Float>, layout: any FlatLayout, into group: H5Group,
+    /// One float32 dataset per tensor of `layout`, in PyTorch's shape, from the flat `buffer`
+    /// (Fletcher-32 chunks checksummed here and written as stored: `ChecksummedChunks`).
+    static func writeTensors(_ tensors: @escaping TensorRows, layout: any FlatLayout, into group: H5Group,
                              writeback: EarlyWriteback? = nil) throws {
+        let chunks = ChecksummedChunks()
         for tensor in layout.tensors {
             let dataset = try group.createDataset(tensor.name, of: Float.self, shape: tensor.shape)
-            try dataset.write(from: UnsafeBufferPointer(rebasing: buffer[tensor.range]))
-            writeback?.wrote(bytes: tensor.count * MemoryLayout<Float>.size)
+            let columns = tensor.count / max(1, tensor.shape.first ?? 1)
+            try chunks.write(Float.self, to: dataset) { rows, destination in
+                tensors(tensor, rows, destination)
+                // The chunk before this one is being written: start the disk on what came before.
+                writeback?.wrote(bytes: rows.count * columns * MemoryLayout<Float>.size)
+            }
+        }
+    }
+
+    /// The rows of each tensor of the flat `buffer` (laid out by the layout written).
+    static func rows(of buffer: UnsafeBufferPointer<Float>) -> TensorRows {
+        { tensor, rows, destination in
+            let columns = tensor.count / max(1, tensor.shape.first ?? 1)
+            let part = buffer[(tensor.offset + rows.lowerBound * columns)..<(tensor.offset + rows.upperBound * columns)]
+            _ = destination.initialize(from: UnsafeBufferPointer(rebasing: part))
         }
     }
 
@@ -153,8 +182,10 @@ extension Checkpoint {
         private let fd: Int32
         private let stride: Int
         private var pending = 0
+        /// Bytes counted up to the last writeback started.
+        private var started = 0
 
-        init(path: String, stride: Int = 64 << 20) {
+        init(path: String, stride: Int = 32 << 20) {
             fd = open(path, O_RDONLY)
             self.stride = stride
         }
@@ -165,8 +196,10 @@ extension Checkpoint {
         func wrote(bytes: Int) {
             pending += bytes
             guard pending >= stride, fd >= 0 else { return }
+            // From a stride before the last start to the end: the file grows about as it is counted.
+            _ = posix_fadvise(fd, off_t(max(0, started - stride)), 0, POSIX_FADV_DONTNEED)
+            started += pending
             pending = 0
-            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
         }
     }
 
