@@ -14,7 +14,9 @@ import Parallel
 /// The same thread answers the other ranks' questions, and after a stop signal (mpirun's SIGTERM
 /// when a rank died, a launcher's SIGUSR1) asks once whether every rank still answers: the
 /// lowest rank that does names the ones that do not, with the iteration (rank 0 and the last
-/// rank may be the dead ones). Nothing of this runs per step: the reports are stores under a
+/// rank may be the dead ones). A SIGCONT (a suspended job resumed; mpirun continuing every rank
+/// as it ends a job) starts the wait again, here and at a peer that hears the continued rank's
+/// answer, so a rank that was stopped is never taken for one that waits. Nothing of this runs per step: the reports are stores under a
 /// lock, the channel is polled ten times a second and its messages travel only when asked.
 final class Watchdog {
     /// Seconds without progress before the job is aborted (0: never; the thread only serves the
@@ -35,6 +37,9 @@ final class Watchdog {
     private var iteration = 0
     private var since = DispatchTime.now().uptimeNanoseconds
     private var stopped = false
+    /// `StopRequest.continuations` when `snapshot` last looked, and when it last changed.
+    private var continuationsSeen = StopRequest.continuations
+    private var continuedAt: UInt64?
     private let finished = DispatchSemaphore(value: 0)
 
     /// Seconds a rank waits for its peers' answers after a stop signal: mpirun's SIGKILL follows
@@ -99,17 +104,22 @@ final class Watchdog {
         var iteration: Int
         var activity: String
         var collective: String?
+        /// The process got a SIGCONT within the last `continuedWindowSeconds`: it was stopped
+        /// (a frozen host, a suspended job) or mpirun is ending the job, so what it says now is
+        /// not why anyone waited.
+        var continued: Bool
 
-        var bytes: [UInt8] { Array("\(iteration)\n\(activity)\n\(collective ?? "")".utf8) }
+        var bytes: [UInt8] { Array("\(iteration)\n\(continued ? 1 : 0)\n\(activity)\n\(collective ?? "")".utf8) }
 
-        init(iteration: Int, activity: String, collective: String?) {
-            (self.iteration, self.activity, self.collective) = (iteration, activity, collective)
+        init(iteration: Int, activity: String, collective: String?, continued: Bool) {
+            (self.iteration, self.activity, self.collective, self.continued) = (iteration, activity, collective, continued)
         }
 
         init?(_ bytes: [UInt8]) {
-            let parts = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
-            guard parts.count == 3, let iteration = Int(parts[0]) else { return nil }
-            self.init(iteration: iteration, activity: String(parts[1]), collective: parts[2].isEmpty ? nil : String(parts[2]))
+            let parts = String(decoding: bytes, as: UTF8.self).split(separator: "\n", maxSplits: 3, omittingEmptySubsequences: false)
+            guard parts.count == 4, let iteration = Int(parts[0]), let continued = Int(parts[1]) else { return nil }
+            self.init(iteration: iteration, activity: String(parts[2]), collective: parts[3].isEmpty ? nil : String(parts[3]),
+                      continued: continued != 0)
         }
 
         var description: String {
@@ -117,11 +127,33 @@ final class Watchdog {
         }
     }
 
+    /// How long after a SIGCONT a rank's answers say it was continued. mpirun ends a job with
+    /// SIGCONT to every rank, SIGTERM a second later and SIGKILL a second after that, so a peer
+    /// continued this recently was either stopped until now or is being ended with the job.
+    static let continuedWindowSeconds = 10.0
+
+    /// What the rank does, how long since its last progress, and whether the watch is over.
+    /// A SIGCONT since the last look counts as progress: time spent stopped (a suspended job,
+    /// Ctrl-Z) is not time without progress.
     private func snapshot() -> (State, waited: Double, done: Bool) {
         lock.lock()
         defer { lock.unlock() }
-        let waited = Double(DispatchTime.now().uptimeNanoseconds - since) / 1e9
-        return (State(iteration: iteration, activity: activity, collective: wait?.description), waited, stopped)
+        let now = DispatchTime.now().uptimeNanoseconds
+        if StopRequest.continuations != continuationsSeen {
+            continuationsSeen = StopRequest.continuations
+            continuedAt = now
+            since = now
+        }
+        let waited = Double(now - since) / 1e9
+        let continued = continuedAt.map { Double(now - $0) / 1e9 < Self.continuedWindowSeconds } ?? false
+        return (State(iteration: iteration, activity: activity, collective: wait?.description, continued: continued), waited, stopped)
+    }
+
+    /// Starts the wait for progress again (a peer was just continued).
+    private func restartWait() {
+        lock.lock()
+        since = DispatchTime.now().uptimeNanoseconds
+        lock.unlock()
     }
 
     private func watch() {
@@ -142,11 +174,17 @@ final class Watchdog {
             if timeout > 0 && waited > timeout {
                 let signalledBefore = StopRequest.isRequested, continuedBefore = StopRequest.continuations
                 let answers = channel?.askPeers(timeout: min(5, max(2, timeout)), answering: status)
-                // mpirun's SIGCONT or SIGTERM while it asked: the job is being ended (another
-                // rank's watchdog aborted it first and spoke; mpirun continued a stopped rank,
-                // whose answers would now mislead).
-                if StopRequest.continuations != continuedBefore || (!signalledBefore && StopRequest.signalName == "SIGTERM") {
-                    abort()
+                // mpirun's SIGTERM while it asked: the job is being ended (another rank's
+                // watchdog aborted it first and spoke).
+                if !signalledBefore && StopRequest.signalName == "SIGTERM" { abort() }
+                // A SIGCONT here or at a peer while it asked: mpirun is ending the job (its
+                // SIGTERM follows; a stopped rank it continued now answers from where it was
+                // frozen, which would mislead) or the job was resumed after a suspension. Either
+                // way nobody waited on what the answers say now: the wait starts again.
+                let continuedPeer = answers?.contains { $0.flatMap(State.init)?.continued == true } ?? false
+                if StopRequest.continuations != continuedBefore || continuedPeer {
+                    restartWait()
+                    continue
                 }
                 let inside = state.collective.map { ", waiting in \($0)" } ?? ""
                 let line = "\(prefix)rank \(rank): no progress for \(Int(waited)) s in \(state.activity) of iteration \(state.iteration)\(inside)\(peers(answers, state: state)); aborting the job (collective_timeout_s \(formatted(timeout)))\n"
