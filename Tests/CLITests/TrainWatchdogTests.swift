@@ -81,4 +81,38 @@ final class TrainWatchdogTests: XCTestCase {
             XCTAssertFalse(line.contains("rank 0 (host") || line.contains("rank 1 (host"), "a rank that waits as it should is not named: \(line)")
         }
     }
+
+    /// A run stopped from outside (Ctrl-Z, a suspended job) for longer than collective_timeout_s
+    /// and then continued is not a hang: the SIGCONT starts the wait again, and the run ends as
+    /// usual.
+    func testAStoppedAndContinuedRunIsNotTakenForAHang() throws {
+        let out = directory.appendingPathComponent("out").path
+        let config = directory.appendingPathComponent("c.yaml").path
+        try TrainTestData.config(dataDir: data, outDir: out).replacingOccurrences(of: "max_iters: 20", with: "max_iters: 30")
+            .replacingOccurrences(of: "lr_decay_iters: 20", with: "lr_decay_iters: 30")
+            .replacingOccurrences(of: "eval_interval: 10", with: "eval_interval: 100")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = productURL("gpt-dist")
+        process.arguments = ["train", "--config", config, "--quiet", "--set", "collective_timeout_s=2"]
+        process.environment = childEnvironment(TrainTestData.environment)
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Stop it once it trains (a few records in metrics.jsonl), for twice the timeout.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, ((try? TrainTestData.metrics(out))?.count ?? 0) < 3 { Thread.sleep(forTimeInterval: 0.05) }
+        let before = try TrainTestData.metrics(out).count
+        kill(process.processIdentifier, SIGSTOP)
+        Thread.sleep(forTimeInterval: 4)
+        kill(process.processIdentifier, SIGCONT)
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        XCTAssertFalse(stderr.contains("no progress"), stderr)
+        let records = try TrainTestData.metrics(out)
+        XCTAssertLessThan(before, 20, "stopped well before the end")
+        XCTAssertEqual(records.filter { $0.event == "train" }.last?.iter, 29, "trained to the end")
+    }
 }
