@@ -83,13 +83,15 @@ struct Attention {
         let t = seq, hs = headSize, bc = Attention.keyColumns
         var j0 = 0
         while j0 < paddedSeq {
-            let tile = dst + j0 * hs, columns = max(0, min(bc, t - j0))
+            let tile = dst + j0 &* hs, columns = max(0, min(bc, t - j0))
+            let first = src + j0 &* ld
             for d in 0..<hs {
-                let row = tile + d * bc
-                for j in 0..<columns { row[j] = src[(j0 + j) * ld + d] }
-                for j in columns..<bc { row[j] = 0 }
+                let row = tile + d &* bc
+                var from = first + d
+                for j in 0..<columns { row[j] = from.pointee; from += ld }
+                if columns < bc { zero(row + columns, count: bc &- columns) }
             }
-            j0 += bc
+            j0 &+= bc
         }
     }
 
@@ -117,9 +119,9 @@ struct Attention {
             var i0 = 0
             while i0 < t {
                 let rows = min(br, t - i0)
-                s.out.update(repeating: 0, count: rows * hs)
-                s.maxima.update(repeating: -.infinity, count: rows)
-                s.sums.update(repeating: 0, count: rows)
+                zero(s.out, count: rows &* hs)
+                zero(s.sums, count: rows)
+                for r in 0..<rows { s.maxima[r] = -.infinity }
                 var j0 = 0
                 while j0 < i0 + rows {
                     let columns = min(bc, i0 + rows - j0)
@@ -129,7 +131,7 @@ struct Attention {
                         let i = i0 + r
                         let visible = Attention.visibleKeys(row: i, tileStart: j0, columns: columns)
                         let p = s.probs + r * bc
-                        guard visible > 0 else { p.update(repeating: 0, count: columns); continue }
+                        guard visible > 0 else { zero(p, count: columns); continue }
                         let srow = s.scores + r * bc
                         let old = s.maxima[r]
                         let m = max(old, rowMax(srow, count: visible))
@@ -181,9 +183,9 @@ struct Attention {
             // D_i = Σ_d dO[i, d] O[i, d] = Σ_j P[i, j] dP[i, j] (softmax backward's row sum).
             for i in 0..<t { s.dot[i] = dotProduct(dy + i * c, o + i * c, count: hs) }
             for i in 0..<t {
-                (dq + i * c3).update(repeating: 0, count: hs)
-                (dk + i * c3).update(repeating: 0, count: hs)
-                (dv + i * c3).update(repeating: 0, count: hs)
+                zero(dq + i &* c3, count: hs)
+                zero(dk + i &* c3, count: hs)
+                zero(dv + i &* c3, count: hs)
             }
             var j0 = 0
             while j0 < t {
@@ -249,16 +251,18 @@ private func exponentiate(_ p: FloatPointer, _ s: UnsafePointer<Float>, shift: F
     }
     if j < count {
         // The last partial vector: lanes past `count` read scores the tile holds (it is 8-wide)
-        // and are cleared.
-        var e = exp8(load8(s + j) - m)
+        // and are cleared. The mask is integer arithmetic (lane - remaining is negative, its
+        // sign bit spread, for the lanes kept): `replace(with:where:)` on an `Int32` comparison
+        // compiles to a lane-by-lane loop through memory.
         let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
-        e.replace(with: 0, where: lanes .>= Int32(count - j))
+        let keep = (lanes &- SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: count &- j))) &>> 31
+        let e = unsafeBitCast(unsafeBitCast(exp8(load8(s + j) - m), to: SIMD8<Int32>.self) & keep, to: Vec8.self)
         store8(e, p + j)
         acc += e
         j &+= 8
     }
     let sum = acc.sum()
-    if j < width { (p + j).update(repeating: 0, count: width - j) }
+    if j < width { zero(p + j, count: width &- j) }
     return sum
 }
 
@@ -270,7 +274,17 @@ private func softmaxGradient(_ ds: FloatPointer, probs p: UnsafePointer<Float>, 
     var j = 0
     while j < n8 { store8(load8(p + j) * (load8(ds + j) - dv), ds + j); j &+= 8 }
     while j < count { ds[j] = p[j] * (ds[j] - dot); j &+= 1 }
-    if count < width { (ds + count).update(repeating: 0, count: width - count) }
+    if count < width { zero(ds + count, count: width &- count) }
+}
+
+/// `p[0..<count] = 0` in vector stores: the attention kernel clears rows of a few dozen floats,
+/// for which a `memset` call costs more than the stores.
+@inline(__always)
+private func zero(_ p: FloatPointer, count: Int) {
+    let n8 = count & ~7
+    var j = 0
+    while j < n8 { store8(.zero, p + j); j &+= 8 }
+    while j < count { p[j] = 0; j &+= 1 }
 }
 
 /// `row[0..<count] *= factor`.
