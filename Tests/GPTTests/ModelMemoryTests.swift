@@ -85,9 +85,42 @@ final class ModelMemoryTests: XCTestCase {
         let bt = 64, c = 16
         let block = Activations.Block.floats(positions: bt, channels: c, heads: 2)
         let saved = stored.slices[0].activations.storedFloats - recomputed.slices[0].activations.storedFloats
-        // Five blocks' buffers fewer (each of their 11 pieces rounded up to 16 floats).
-        XCTAssertGreaterThanOrEqual(saved, 5 * block)
-        XCTAssertLessThanOrEqual(saved, 5 * (block + 11 * 16))
+        // Five blocks' buffers fewer (each of their 11 pieces rounded up to 16 floats), and the
+        // GELU output the small stored model keeps for each of its six blocks.
+        XCTAssertTrue(stored.slices[0].activations.keepsGELUOutput)
+        XCTAssertFalse(recomputed.slices[0].activations.keepsGELUOutput)
+        XCTAssertGreaterThanOrEqual(saved, 5 * block + 6 * bt * 4 * c)
+        XCTAssertLessThanOrEqual(saved, 5 * (block + 11 * 16) + 6 * bt * 4 * c)
+    }
+
+    /// Backward reads the GELU output and derivative that forward kept, or computes both again
+    /// from the pre-activation (above `keptGELUOutputMaximumBytes`): the same loss and gradients
+    /// bit for bit, with dropout and over several steps; keeping costs 4C floats per position
+    /// per block.
+    func testKeptGELUOutputGivesTheRecomputedGradients() throws {
+        let config = GPTConfig(nLayer: 3, nHead: 2, nEmbd: 32, blockSize: 16, vocabSize: 40, bias: true, dropout: 0.1)
+        let kept = try GPTModel(config: config, seed: 5, threads: 1)
+        let recomputed = try GPTModel(config: config, seed: 5, threads: 1)
+        recomputed.keptGELUOutputMaximumBytes = 0
+        let tokens = randomTokens(2 * 3 * 16, vocab: 40, seed: 9)
+        var losses: [[Float]] = [[], []]
+        for step in 0..<2 {
+            for (i, m) in [kept, recomputed].enumerated() {
+                m.zeroGradients()
+                let window = Array(tokens[(step * 16)...])
+                losses[i].append(try m.forward(inputs: Array(window[..<48]), targets: Array(window[1...48]),
+                                               batchSize: 3, sequenceLength: 16))
+                m.backward()
+            }
+            XCTAssertEqual(Array(kept.gradients), Array(recomputed.gradients), "step \(step)")
+        }
+        XCTAssertEqual(losses[0], losses[1])
+        XCTAssertGreaterThan(kept.gradients.map(abs).max()!, 0)
+        let (a, b) = (kept.slices[0].activations, recomputed.slices[0].activations)
+        XCTAssertTrue(a.keepsGELUOutput)
+        XCTAssertFalse(b.keepsGELUOutput)
+        XCTAssertGreaterThanOrEqual(a.storedFloats - b.storedFloats, 3 * 48 * 4 * 32)
+        XCTAssertLessThanOrEqual(a.storedFloats - b.storedFloats, 3 * (48 * 4 * 32 + 16))
     }
 
     /// Nothing grows with T²: doubling the context at most doubles every buffer.

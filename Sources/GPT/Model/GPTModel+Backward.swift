@@ -104,12 +104,15 @@ extension GPTModel {
             m.apply(out: a.dBranch, inp: a.dResidual, count: bt * c, base: residualBase, splitter: p.splitter)
             dBranch = UnsafePointer(a.dBranch)
         }
-        // GELU's output again, and its derivative in place of the pre-activation.
-        GELU.forward(out: a.fcAct, inp: s.fcPre, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
+        // GELU's output and its derivative (in place of the pre-activation): kept by forward,
+        // or computed again.
+        if !a.keepsGELUOutput {
+            GELU.forward(out: s.fcAct, inp: s.fcPre, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
+        }
         linearBackward(dinp: a.dFC, dweight: g(w.mlpProjWeight), dbias: g(w.mlpProjBias), dout: dBranch,
-                       inp: a.fcAct, weight: params + w.mlpProjWeight, rows: bt, inFeatures: 4 * c,
+                       inp: s.fcAct, weight: params + w.mlpProjWeight, rows: bt, inFeatures: 4 * c,
                        outFeatures: c, ones: a.ones)
-        loraBackward(block: l, target: .feedForwardProjection, dout: dBranch, inp: a.fcAct, dinp: a.dFC, p)
+        loraBackward(block: l, target: .feedForwardProjection, dout: dBranch, inp: s.fcAct, dinp: a.dFC, p)
         GELU.backward(dinout: a.dFC, derivative: s.fcPre, count: bt * 4 * c, splitter: p.splitter)
         linearBackward(dinp: a.dNorm, dweight: g(w.fcWeight), dbias: g(w.fcBias), dout: a.dFC,
                        inp: s.ln2, weight: params + w.fcWeight, rows: bt, inFeatures: c, outFeatures: 4 * c,

@@ -221,12 +221,14 @@ extension GPTModel {
         linearForward(out: s.fcPre, inp: s.ln2, weight: params + w.fcWeight, bias: bias(w.fcBias),
                       rows: bt, inFeatures: c, outFeatures: 4 * c, splitter: p.splitter)
         loraForward(block: l, target: .feedForward, out: s.fcPre, inp: s.ln2, p)
-        // GELU's output is not kept (backward recomputes it from fcPre). Training computes it
-        // with the derivative, as backward will, so both passes see the same bits; the
-        // derivative lands in dFC, which is free until backward.
-        GELU.forward(out: p.a.fcAct, inp: s.fcPre, derivative: training ? p.a.dFC : nil, count: bt * 4 * c,
-                     splitter: p.splitter)
-        residualBranch(into: out, residual: s.mid, inp: p.a.fcAct, weight: params + w.mlpProjWeight,
+        // Training computes GELU with its derivative, as backward does, so both passes see the
+        // same bits. A block that keeps its output keeps the derivative too, in place of fcPre;
+        // otherwise backward recomputes both from fcPre and the derivative lands in dFC, which
+        // is free until backward.
+        let keeps = p.a.keepsGELUOutput
+        GELU.forward(out: s.fcAct, inp: s.fcPre, derivative: training ? (keeps ? s.fcPre : p.a.dFC) : nil,
+                     count: bt * 4 * c, splitter: p.splitter)
+        residualBranch(into: out, residual: s.mid, inp: s.fcAct, weight: params + w.mlpProjWeight,
                        bias: bias(w.mlpProjBias), inFeatures: 4 * c, site: .mlpOutput(block: l),
                        adapter: (l, .feedForwardProjection), p)
     }

@@ -134,6 +134,11 @@ public final class GPTModel {
     /// The smallest slice gradient buffer that hands summed pages back (tests lower it before
     /// the first split pass to exercise that path on a small model).
     var slicePageReleaseMinimumBytes = SliceGradients.pageReleaseMinimumBytes
+    /// The most bytes of GELU output a slice keeps for backward (tests set 0 to run the
+    /// recomputing path on a small model). Takes effect at the next `reserve`.
+    var keptGELUOutputMaximumBytes = Activations.keptGELUOutputMaximumBytes {
+        didSet { if keptGELUOutputMaximumBytes != oldValue { capacity = (0, 0, 0) } }
+    }
     /// Most ranges of the trained layout a slice after the first holds unsummed in backward
     /// (besides the embeddings', open from forward's classifier on): a slice that would start
     /// one more waits until the slowest slice has finished the oldest.
@@ -286,7 +291,8 @@ public final class GPTModel {
         for _ in 0..<count {
             slices.append(Slice(activations: Activations(config: config, batch: sliceBatch, seq: t, threads: threads,
                                                          recomputesBlocks: activationCheckpointing,
-                                                         chunkRows: chunkRows),
+                                                         chunkRows: chunkRows,
+                                                         keptGELUOutputMaximumBytes: keptGELUOutputMaximumBytes),
                                 lora: lora.map { LoRAActivations(config: config, lora: $0.config, positions: sliceBatch * t) }))
         }
         if count > 1 && sliceGradients == nil {
